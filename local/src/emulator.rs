@@ -1,0 +1,154 @@
+//! The AWS API emulator: moto in server mode, pinned, installed into a project-local
+//! environment on first use, and started on a free loopback port.
+//!
+//! It serves DynamoDB, SNS, SQS, Secrets Manager and SES. `local/emulator/server.py`
+//! serializes DynamoDB requests so that conditional writes and transactions are atomic
+//! as they are on AWS. The emulator exits when its standard input closes, so it never
+//! outlives the process that started it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+
+use crate::paths;
+
+/// The region every local resource lives in.
+pub const REGION: &str = "us-east-1";
+/// The account id moto uses.
+pub const ACCOUNT_ID: &str = "123456789012";
+/// Credentials the functions and the stack sign with (the emulator accepts any).
+pub const ACCESS_KEY_ID: &str = "local";
+/// See [`ACCESS_KEY_ID`].
+pub const SECRET_ACCESS_KEY: &str = "local";
+
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Installs the pinned Python environment `name` (`local/python/<name>.txt`) if needed and
+/// returns its directory. Concurrent callers wait for one installer.
+pub async fn install_tools(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let script = root.join("local/python/install.sh");
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(name)
+        .env("LOCAL_TOOLS_DIR", paths::tools_dir(root))
+        .stdin(Stdio::null())
+        .status()
+        .await
+        .with_context(|| format!("run {}", script.display()))?;
+    if !status.success() {
+        bail!("installing the {name} tools failed ({status}); see the output above");
+    }
+    Ok(paths::tools_dir(root).join(name))
+}
+
+/// A running emulator process.
+#[derive(Debug)]
+pub struct Emulator {
+    child: Child,
+    // Held open for the emulator's lifetime: closing it stops the emulator.
+    stdin: Option<ChildStdin>,
+    endpoint: String,
+    port: u16,
+}
+
+impl Emulator {
+    /// Installs (first run only) and starts the emulator on `127.0.0.1:port` (0 picks a free
+    /// port), returning once it accepts requests.
+    pub async fn start(root: &Path, port: u16) -> anyhow::Result<Self> {
+        let venv = install_tools(root, "emulator").await?;
+        let python = venv.join("bin/python");
+        let script = root.join("local/emulator/server.py");
+        let started = Instant::now();
+        let mut child = Command::new(&python)
+            .arg(&script)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("start {} {}", python.display(), script.display()))?;
+
+        let stdout = child.stdout.take().context("emulator stdout")?;
+        let stderr = child.stderr.take().context("emulator stderr")?;
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::debug!(target: "local::emulator", "{line}");
+            }
+        });
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(START_TIMEOUT, lines.next_line())
+            .await
+            .context("the emulator did not start within 60 s")?
+            .context("read the emulator's port")?;
+        let Some(first) = first else {
+            let status = child.wait().await.context("wait for the emulator")?;
+            bail!("the emulator exited before it was ready ({status}); run with RUST_LOG=local::emulator=debug to see why");
+        };
+        let port = serde_json::from_str::<serde_json::Value>(&first)
+            .ok()
+            .and_then(|v| v.get("port")?.as_u64())
+            .and_then(|p| u16::try_from(p).ok())
+            .with_context(|| format!("unexpected first line from the emulator: {first}"))?;
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        tracing::debug!(target: "local::emulator", port, elapsed_ms = started.elapsed().as_millis() as u64, "emulator ready");
+
+        Ok(Self {
+            stdin: child.stdin.take(),
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            port,
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`: the value of `AWS_ENDPOINT_URL` for everything that talks to it.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// SDK configuration pointing at this emulator with the local region and credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        sdk_config(&self.endpoint).await
+    }
+
+    /// Stops the emulator and waits for it to exit.
+    pub async fn stop(mut self) {
+        drop(self.stdin.take());
+        if tokio::time::timeout(Duration::from_secs(2), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// SDK configuration for an emulator at `endpoint`, independent of the host's AWS settings.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(
+            ACCESS_KEY_ID,
+            SECRET_ACCESS_KEY,
+            None,
+            None,
+            "local-stack",
+        ))
+        .load()
+        .await
+}

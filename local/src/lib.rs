@@ -1,0 +1,20 @@
+//! The local stack: runs the whole system described by `template.yaml` on one machine,
+//! with no AWS account and no Docker.
+//!
+//! - [`emulator`]: the AWS API emulator (DynamoDB, SNS, SQS, Secrets Manager, SES).
+//! - [`provision`]: creates the template's tables, topics, queues, subscriptions and secrets in it.
+//! - [`apigw`]: the template's HTTP APIs, served as API Gateway serves them.
+//! - [`sqs`]: the template's SQS event sources, polled as Lambda polls them.
+//! - [`build`]: builds the function binaries the template names.
+//! - [`stack`]: all of it together; [`testing`] starts one for a test.
+
+pub mod apigw;
+pub mod bench;
+pub mod build;
+pub mod emulator;
+pub mod logging;
+pub mod paths;
+pub mod provision;
+pub mod sqs;
+pub mod stack;
+pub mod testing;

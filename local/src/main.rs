@@ -1,0 +1,236 @@
+//! `local`: runs the system described by `template.yaml` on this machine.
+//!
+//! ```text
+//! cargo run -p local -- up                       # the whole stack on http://127.0.0.1:3000
+//! cargo run -p local -- invoke HealthFunction --event events/health.json
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+use local::build::Profile;
+use local::paths;
+use local::stack::{Stack, StackOptions};
+use local_lambda::{InvokeRequest, Outcome};
+
+#[derive(Parser)]
+#[command(name = "local", version, about = "Runs the template's functions, APIs, queues and tables on this machine")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the whole stack and serve it until Ctrl-C.
+    Up {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// Port of the HTTP API.
+        #[arg(long, short, env = "LOCAL_PORT", default_value_t = 3000)]
+        port: u16,
+        /// Port of the AWS API emulator (0 picks a free one).
+        #[arg(long, env = "LOCAL_EMULATOR_PORT", default_value_t = 0)]
+        emulator_port: u16,
+    },
+    /// Invoke one function once, as `sam local invoke` does, and print its response.
+    Invoke {
+        /// The function's logical id, physical name or binary name.
+        function: String,
+        /// The event to send (a JSON file); `{}` if omitted.
+        #[arg(long, short)]
+        event: Option<PathBuf>,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
+    /// Measure cold starts of function binaries (see bench/cold-start.sh).
+    ColdStart {
+        /// A binary and the event it answers, as `BINARY=EVENT_FILE` (repeatable).
+        #[arg(long = "binary", value_name = "BINARY=EVENT_FILE", required = true)]
+        binaries: Vec<String>,
+        /// Cold starts per binary.
+        #[arg(long, default_value_t = 25)]
+        runs: usize,
+        /// Cargo profile of the binaries.
+        #[arg(long, value_enum, default_value_t = Profile::Release)]
+        profile: Profile,
+    },
+}
+
+#[derive(Args)]
+struct StackArgs {
+    /// The SAM template to run.
+    #[arg(long, short, default_value = "template.yaml")]
+    template: PathBuf,
+    /// The stack name (prefix of every resource name).
+    #[arg(long, default_value = "local")]
+    stack_name: String,
+    /// A template parameter, as `Name=Value` (repeatable).
+    #[arg(long = "parameter", value_name = "NAME=VALUE")]
+    parameters: Vec<String>,
+    /// Cargo profile for the function binaries.
+    #[arg(long, value_enum, default_value_t = Profile::Dev)]
+    profile: Profile,
+}
+
+impl StackArgs {
+    fn options(&self, port: u16, emulator_port: u16) -> anyhow::Result<StackOptions> {
+        let root = paths::repo_root();
+        let mut parameter_overrides = BTreeMap::new();
+        for parameter in &self.parameters {
+            let Some((name, value)) = parameter.split_once('=') else {
+                bail!("--parameter {parameter:?} is not NAME=VALUE");
+            };
+            parameter_overrides.insert(name.to_owned(), value.to_owned());
+        }
+        let template = if self.template.is_absolute() {
+            self.template.clone()
+        } else {
+            std::env::current_dir()?.join(&self.template)
+        };
+        Ok(StackOptions {
+            template,
+            stack_name: self.stack_name.clone(),
+            parameter_overrides,
+            port,
+            emulator_port,
+            profile: self.profile,
+            ..StackOptions::new(root)
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    local::logging::init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up { stack, port, emulator_port } => up(stack, port, emulator_port).await,
+        Command::Invoke { function, event, stack } => invoke(&function, event, stack).await,
+        Command::ColdStart { binaries, runs, profile } => cold_start(&binaries, runs, profile).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn up(args: StackArgs, port: u16, emulator_port: u16) -> anyhow::Result<ExitCode> {
+    let options = args.options(port, emulator_port)?;
+    let stack = Stack::start(options).await?;
+    print_summary(&stack);
+    wait_for_signal().await?;
+    eprintln!("Stopping...");
+    stack.shutdown().await;
+    eprintln!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn invoke(function: &str, event: Option<PathBuf>, args: StackArgs) -> anyhow::Result<ExitCode> {
+    let payload = match &event {
+        Some(path) => {
+            let text = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+            serde_json::from_slice::<serde_json::Value>(&text)
+                .with_context(|| format!("{} is not JSON", path.display()))?;
+            Bytes::from(text)
+        }
+        None => Bytes::from_static(b"{}"),
+    };
+    let stack = Stack::start(args.options(0, 0)?).await?;
+    let result = async {
+        let name = stack
+            .function(function)
+            .map(|f| f.name.clone())
+            .with_context(|| format!("the template has no function {function:?}"))?;
+        let invocation = stack
+            .lambda()
+            .invoke(&name, InvokeRequest { payload, trace_id: None, client_context: None })
+            .await?;
+        let (body, code) = match &invocation.outcome {
+            Outcome::Success(body) => (body.clone(), ExitCode::SUCCESS),
+            Outcome::Error(error) => (error.payload.clone(), ExitCode::FAILURE),
+        };
+        let pretty = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
+        println!("{pretty}");
+        eprintln!(
+            "{} {} in {} ms ({})",
+            name,
+            if matches!(invocation.outcome, Outcome::Success(_)) { "succeeded" } else { "failed" },
+            invocation.duration.as_millis(),
+            if invocation.cold_start { "cold" } else { "warm" },
+        );
+        anyhow::Ok(code)
+    }
+    .await;
+    stack.shutdown().await;
+    result
+}
+
+async fn cold_start(specs: &[String], runs: usize, profile: Profile) -> anyhow::Result<ExitCode> {
+    let root = paths::repo_root();
+    let targets = specs
+        .iter()
+        .map(|spec| local::bench::parse_target(spec))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let names = targets.iter().map(|(binary, _)| binary.clone()).collect();
+    let executables = local::build::build_binaries(&root, &names, profile).await?;
+    let mut results = Vec::new();
+    for (binary, event) in targets {
+        let path = root.join(&event);
+        let event = std::fs::read(&path).with_context(|| format!("read {}", path.display()))?;
+        let executable = executables
+            .get(&binary)
+            .with_context(|| format!("no executable for {binary}"))?
+            .clone();
+        eprintln!("measuring {binary} ({runs} cold starts)...");
+        results.push(local::bench::cold_start(&binary, executable, Bytes::from(event), runs).await?);
+    }
+    local::bench::print(&results);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(stack: &Stack) {
+    let model = stack.model();
+    eprintln!();
+    eprintln!("Local stack {:?} is up ({} ms).", model.stack_name, stack.start_duration().as_millis());
+    for api in stack.apis() {
+        eprintln!("  {:<14} {}", api.logical_id, api.url());
+        if let Some(spec) = model.http_apis.iter().find(|a| a.logical_id == api.logical_id) {
+            for route in &spec.routes {
+                let auth = route.authorizer.as_deref().map(|a| format!("  [{a}]")).unwrap_or_default();
+                eprintln!("      {:<34} -> {}{auth}", route.route_key, route.function);
+            }
+        }
+    }
+    eprintln!("  {:<14} {}  (AWS_ENDPOINT_URL of every function)", "Emulator", stack.emulator_endpoint());
+    eprintln!(
+        "  {} functions, {} tables, {} queues, {} topics, {} secrets",
+        model.functions.len(),
+        model.tables.len(),
+        model.queues.len(),
+        model.topics.len(),
+        model.secrets.len()
+    );
+    eprintln!("Press Ctrl-C to stop.");
+    eprintln!();
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listen for SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("listen for Ctrl-C")?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

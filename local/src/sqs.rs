@@ -1,0 +1,364 @@
+//! SQS event sources, polled as Lambda polls them.
+//!
+//! For every `Type: SQS` event in the template, pollers receive batches of up to
+//! `BatchSize` messages (waiting up to `MaximumBatchingWindowInSeconds` to fill one),
+//! invoke the function with the event shape Lambda sends, and delete only the messages
+//! that succeeded. With `ReportBatchItemFailures` the function names the failed ones;
+//! otherwise an error fails the whole batch. Failed messages stay in the queue, become
+//! visible again after the visibility timeout, and the queue's redrive policy moves them
+//! to its dead-letter queue, exactly as on AWS.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
+use bytes::Bytes;
+use local_lambda::{InvokeRequest, Lambda, Outcome};
+use local_template::SqsEventSource;
+use serde_json::{Map, Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// At most this many pollers per event source, like Lambda's initial scaling.
+const DEFAULT_POLLERS: usize = 5;
+/// One ReceiveMessage call returns at most 10 messages.
+const MAX_RECEIVE: usize = 10;
+/// The long-poll wait of an idle poller.
+const IDLE_WAIT: Duration = Duration::from_secs(5);
+
+/// One event source mapping: a queue feeding a function.
+#[derive(Clone)]
+pub struct EventSource {
+    /// Physical name of the function.
+    pub function: String,
+    pub source: SqsEventSource,
+    pub queue_url: String,
+    pub region: String,
+}
+
+/// What happened to one batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReport {
+    pub received: usize,
+    pub deleted: usize,
+    pub failed: usize,
+}
+
+impl EventSource {
+    /// How many pollers to run: `ScalingConfig.MaximumConcurrency`, else a default, never
+    /// more than the function may have instances.
+    pub fn pollers(&self, max_instances: usize) -> usize {
+        let wanted = self
+            .source
+            .maximum_concurrency
+            .map_or(DEFAULT_POLLERS, |n| n as usize);
+        wanted.min(max_instances).max(1)
+    }
+
+    /// Polls until `shutdown` is cancelled.
+    pub async fn run(self: Arc<Self>, sqs: Client, lambda: Arc<Lambda>, shutdown: CancellationToken) {
+        while !shutdown.is_cancelled() {
+            let batch = tokio::select! {
+                () = shutdown.cancelled() => return,
+                batch = self.receive_batch(&sqs) => batch,
+            };
+            let messages = match batch {
+                Ok(messages) if messages.is_empty() => continue,
+                Ok(messages) => messages,
+                Err(err) => {
+                    tracing::warn!(target: "local::sqs", function = %self.function, error = format!("{err:#}"), "receive failed; retrying");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                    }
+                }
+            };
+            if let Err(err) = self.deliver(&sqs, &lambda, messages).await {
+                tracing::warn!(target: "local::sqs", function = %self.function, error = format!("{err:#}"), "delivery failed");
+            }
+        }
+    }
+
+    /// Receives up to `BatchSize` messages, waiting at most the batching window once the
+    /// first message is in.
+    async fn receive_batch(&self, sqs: &Client) -> anyhow::Result<Vec<Message>> {
+        let batch_size = self.source.batch_size.max(1) as usize;
+        let mut batch: Vec<Message> = Vec::new();
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let wait = match deadline {
+                None => IDLE_WAIT,
+                Some(deadline) => deadline.saturating_duration_since(Instant::now()),
+            };
+            let want = (batch_size - batch.len()).min(MAX_RECEIVE);
+            let received = sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(want as i32)
+                .wait_time_seconds(wait.as_secs().min(20) as i32)
+                .message_system_attribute_names(MessageSystemAttributeName::All)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .with_context(|| format!("receive from {}", self.queue_url))?;
+            let got = received.messages.unwrap_or_default();
+            let empty = got.is_empty();
+            batch.extend(got);
+            if batch.is_empty() {
+                return Ok(batch);
+            }
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.source.batching_window);
+            if batch.len() >= batch_size || Instant::now() >= deadline || (empty && wait.is_zero()) {
+                return Ok(batch);
+            }
+        }
+    }
+
+    /// Invokes the function with one batch and deletes what succeeded.
+    pub async fn deliver(&self, sqs: &Client, lambda: &Lambda, messages: Vec<Message>) -> anyhow::Result<BatchReport> {
+        let started = Instant::now();
+        let event = self.event(&messages);
+        let correlation_id = messages.first().and_then(correlation_id);
+        let payload = Bytes::from(serde_json::to_vec(&event)?);
+        let invocation = lambda
+            .invoke(&self.function, InvokeRequest { payload, trace_id: None, client_context: None })
+            .await
+            .with_context(|| format!("invoke {}", self.function))?;
+
+        let ids: HashSet<&str> = messages.iter().filter_map(|m| m.message_id()).collect();
+        let (status, failed_ids) = match &invocation.outcome {
+            Outcome::Success(body) if self.source.report_batch_item_failures => {
+                match batch_item_failures(body, &ids) {
+                    Some(failed) if failed.is_empty() => ("ok", failed),
+                    Some(failed) => ("partial", failed),
+                    // An unusable response fails the whole batch, as on AWS.
+                    None => ("invalid response", ids.iter().map(|id| (*id).to_owned()).collect()),
+                }
+            }
+            Outcome::Success(_) => ("ok", HashSet::new()),
+            Outcome::Error(_) => ("error", ids.iter().map(|id| (*id).to_owned()).collect()),
+        };
+
+        let to_delete: Vec<&Message> = messages
+            .iter()
+            .filter(|m| m.message_id().is_some_and(|id| !failed_ids.contains(id)))
+            .collect();
+        let deleted = self.delete(sqs, &to_delete).await?;
+        let report = BatchReport { received: messages.len(), deleted, failed: messages.len() - deleted };
+        let error_type = match &invocation.outcome {
+            Outcome::Error(error) => error.error_type.as_str(),
+            Outcome::Success(_) => "",
+        };
+        tracing::info!(
+            target: "local::sqs",
+            function = %self.function,
+            queue = %queue_name(&self.source.queue_arn),
+            records = report.received,
+            failed = report.failed,
+            status,
+            error_type,
+            duration_ms = started.elapsed().as_millis() as u64,
+            start = if invocation.cold_start { "cold" } else { "warm" },
+            correlation_id = correlation_id.as_deref().unwrap_or("-"),
+            "delivery"
+        );
+        Ok(report)
+    }
+
+    async fn delete(&self, sqs: &Client, messages: &[&Message]) -> anyhow::Result<usize> {
+        let mut deleted = 0;
+        for chunk in messages.chunks(MAX_RECEIVE) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(m.receipt_handle()?)
+                        .build()
+                        .ok()
+                })
+                .collect::<Vec<_>>();
+            if entries.is_empty() {
+                continue;
+            }
+            let output = sqs
+                .delete_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .with_context(|| format!("delete from {}", self.queue_url))?;
+            deleted += output.successful().len();
+        }
+        Ok(deleted)
+    }
+
+    /// The event Lambda sends for a batch of SQS messages.
+    pub fn event(&self, messages: &[Message]) -> Value {
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|message| {
+                let attributes: Map<String, Value> = message
+                    .attributes()
+                    .map(|attrs| {
+                        attrs
+                            .iter()
+                            .map(|(name, value)| (name.as_str().to_owned(), Value::String(value.clone())))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let message_attributes: Map<String, Value> = message
+                    .message_attributes()
+                    .map(|attrs| {
+                        attrs
+                            .iter()
+                            .map(|(name, value)| {
+                                let mut attr = Map::new();
+                                if let Some(s) = value.string_value() {
+                                    attr.insert("stringValue".into(), json!(s));
+                                }
+                                if let Some(b) = value.binary_value() {
+                                    attr.insert("binaryValue".into(), json!(base64_encode(b.as_ref())));
+                                }
+                                attr.insert("stringListValues".into(), json!(value.string_list_values()));
+                                attr.insert(
+                                    "binaryListValues".into(),
+                                    Value::Array(
+                                        value
+                                            .binary_list_values()
+                                            .iter()
+                                            .map(|b| json!(base64_encode(b.as_ref())))
+                                            .collect(),
+                                    ),
+                                );
+                                attr.insert("dataType".into(), json!(value.data_type()));
+                                (name.clone(), Value::Object(attr))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                json!({
+                    "messageId": message.message_id(),
+                    "receiptHandle": message.receipt_handle(),
+                    "body": message.body().unwrap_or_default(),
+                    "attributes": attributes,
+                    "messageAttributes": message_attributes,
+                    "md5OfBody": message.md5_of_body(),
+                    "md5OfMessageAttributes": message.md5_of_message_attributes(),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.source.queue_arn,
+                    "awsRegion": self.region,
+                })
+            })
+            .collect();
+        json!({ "Records": records })
+    }
+}
+
+/// The ids a `ReportBatchItemFailures` response names, or `None` when the response is
+/// unusable (then Lambda fails the whole batch). An empty or null response, or an empty
+/// list, means every message succeeded.
+pub fn batch_item_failures(body: &[u8], batch: &HashSet<&str>) -> Option<HashSet<String>> {
+    let trimmed = body.iter().filter(|b| !b.is_ascii_whitespace()).count();
+    if trimmed == 0 {
+        return Some(HashSet::new());
+    }
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let failures = match &value {
+        Value::Null => return Some(HashSet::new()),
+        Value::Object(map) => match map.get("batchItemFailures") {
+            None | Some(Value::Null) => return Some(HashSet::new()),
+            Some(Value::Array(items)) => items,
+            Some(_) => return None,
+        },
+        _ => return Some(HashSet::new()),
+    };
+    let mut failed = HashSet::new();
+    for item in failures {
+        let id = item.get("itemIdentifier")?.as_str()?;
+        if id.is_empty() || !batch.contains(id) {
+            return None;
+        }
+        failed.insert(id.to_owned());
+    }
+    Some(failed)
+}
+
+/// The correlation id carried by a message: the event envelope's `correlationId`, looked
+/// for in the body and, for SNS deliveries without raw delivery, in the wrapped message.
+fn correlation_id(message: &Message) -> Option<String> {
+    let body: Value = serde_json::from_str(message.body()?).ok()?;
+    if let Some(id) = body.get("correlationId").and_then(Value::as_str) {
+        return Some(id.to_owned());
+    }
+    let inner: Value = serde_json::from_str(body.get("Message")?.as_str()?).ok()?;
+    inner.get("correlationId").and_then(Value::as_str).map(str::to_owned)
+}
+
+fn queue_name(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Event sources of a model, with their queue URLs, grouped per function.
+pub fn event_sources(model: &local_template::Model) -> Vec<EventSource> {
+    let urls: HashMap<&str, &str> = model.queues.iter().map(|q| (q.arn.as_str(), q.url.as_str())).collect();
+    model
+        .functions
+        .iter()
+        .flat_map(|function| {
+            function.sqs_events.iter().filter(|e| e.enabled).filter_map(|source| {
+                let url = urls.get(source.queue_arn.as_str())?;
+                Some(EventSource {
+                    function: function.name.clone(),
+                    source: source.clone(),
+                    queue_url: (*url).to_owned(),
+                    region: model.region.clone(),
+                })
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch() -> HashSet<&'static str> {
+        ["a", "b", "c"].into_iter().collect()
+    }
+
+    #[test]
+    fn empty_or_null_responses_mean_every_message_succeeded() {
+        for body in ["", "  ", "null", "{}", r#"{"batchItemFailures": []}"#, r#"{"batchItemFailures": null}"#] {
+            assert_eq!(batch_item_failures(body.as_bytes(), &batch()), Some(HashSet::new()), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn named_failures_are_the_only_ones_kept() {
+        let body = br#"{"batchItemFailures": [{"itemIdentifier": "b"}]}"#;
+        assert_eq!(batch_item_failures(body, &batch()), Some(["b".to_owned()].into_iter().collect()));
+    }
+
+    #[test]
+    fn unknown_empty_or_missing_identifiers_fail_the_whole_batch() {
+        for body in [
+            r#"{"batchItemFailures": [{"itemIdentifier": "zzz"}]}"#,
+            r#"{"batchItemFailures": [{"itemIdentifier": ""}]}"#,
+            r#"{"batchItemFailures": [{"itemIdentifier": null}]}"#,
+            r#"{"batchItemFailures": [{}]}"#,
+            r#"{"batchItemFailures": "b"}"#,
+            "not json",
+        ] {
+            assert_eq!(batch_item_failures(body.as_bytes(), &batch()), None, "{body}");
+        }
+    }
+}

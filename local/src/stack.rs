@@ -1,0 +1,281 @@
+//! The whole local stack: the emulator, the template's resources in it, every function
+//! behind the Lambda Runtime API, the HTTP APIs and the SQS event sources.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use aws_config::SdkConfig;
+use local_lambda::{FunctionConfig, Lambda, RuntimeOptions};
+use local_template::{LoadOptions, Model, Template};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::apigw::{Gateway, GatewayOptions};
+use crate::build::{Profile, build_binaries};
+use crate::emulator::{self, Emulator};
+use crate::provision::{Clients, provision};
+use crate::sqs;
+
+/// Instances per function when the template sets no `ReservedConcurrentExecutions`.
+pub const DEFAULT_MAX_INSTANCES: usize = 10;
+
+/// How to start a stack.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The repository root (where `Cargo.toml` and the tools live).
+    pub root: PathBuf,
+    /// The template to run.
+    pub template: PathBuf,
+    /// `AWS::StackName`, and the prefix of every resource name.
+    pub stack_name: String,
+    /// Template parameter values.
+    pub parameter_overrides: BTreeMap<String, String>,
+    /// Port of the first HTTP API (0 picks a free one); further APIs get free ports.
+    pub port: u16,
+    /// Port of the emulator (0 picks a free one).
+    pub emulator_port: u16,
+    /// Cargo profile of the function binaries.
+    pub profile: Profile,
+    /// Instances per function without `ReservedConcurrentExecutions`.
+    pub default_max_instances: usize,
+}
+
+impl StackOptions {
+    /// Options for the repository's own `template.yaml`.
+    pub fn new(root: PathBuf) -> Self {
+        Self {
+            template: root.join("template.yaml"),
+            root,
+            stack_name: "local".into(),
+            parameter_overrides: BTreeMap::new(),
+            port: 0,
+            emulator_port: 0,
+            profile: Profile::Dev,
+            default_max_instances: DEFAULT_MAX_INSTANCES,
+        }
+    }
+}
+
+/// An HTTP API being served.
+#[derive(Debug, Clone)]
+pub struct ServedApi {
+    pub logical_id: String,
+    pub address: SocketAddr,
+}
+
+impl ServedApi {
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+}
+
+/// A running local stack. Stop it with [`Stack::shutdown`].
+pub struct Stack {
+    emulator: Option<Emulator>,
+    sdk_config: SdkConfig,
+    model: Model,
+    lambda: Arc<Lambda>,
+    apis: Vec<ServedApi>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+    started: Duration,
+}
+
+impl Stack {
+    /// Builds the function binaries, starts the emulator, provisions the template's
+    /// resources and starts serving. Returns once every HTTP API accepts requests.
+    pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
+        let started = Instant::now();
+        let template = Template::from_file(&options.template)
+            .with_context(|| format!("read {}", options.template.display()))?;
+
+        // Build and start the emulator at the same time: both take a while.
+        let preview = template
+            .resolve(&LoadOptions { stack_name: options.stack_name.clone(), ..LoadOptions::default() }, &Default::default())
+            .with_context(|| format!("resolve {}", options.template.display()))?;
+        let binaries: BTreeSet<String> = preview.functions.iter().map(|f| f.binary.clone()).collect();
+        let (executables, emulator) = tokio::try_join!(
+            build_binaries(&options.root, &binaries, options.profile),
+            Emulator::start(&options.root, options.emulator_port),
+        )?;
+        tracing::info!(target: "local::stack", endpoint = emulator.endpoint(), "emulator ready");
+
+        let sdk_config = emulator.sdk_config().await;
+        let load = LoadOptions {
+            stack_name: options.stack_name.clone(),
+            region: emulator::REGION.into(),
+            account_id: emulator::ACCOUNT_ID.into(),
+            parameter_overrides: options.parameter_overrides.clone(),
+            sqs_endpoint: emulator.endpoint().to_owned(),
+        };
+        let model = provision(&template, &load, &Clients::new(&sdk_config)).await?;
+
+        let functions = model
+            .functions
+            .iter()
+            .map(|function| {
+                let executable = executables
+                    .get(&function.binary)
+                    .with_context(|| format!("no executable for binary {}", function.binary))?;
+                Ok(FunctionConfig {
+                    name: function.name.clone(),
+                    arn: function.arn.clone(),
+                    executable: executable.clone(),
+                    environment: function_environment(function, &model, emulator.endpoint()),
+                    timeout: function.timeout,
+                    memory_mb: function.memory_mb,
+                    max_instances: function
+                        .reserved_concurrency
+                        .map_or(options.default_max_instances, |n| n as usize),
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let lambda = Lambda::new(functions, RuntimeOptions::default());
+
+        let shutdown = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let names: BTreeMap<String, String> = model
+            .functions
+            .iter()
+            .map(|f| (f.logical_id.clone(), f.name.clone()))
+            .collect();
+        let mut apis = Vec::new();
+        for (i, api) in model.http_apis.iter().enumerate() {
+            let port = if i == 0 { options.port } else { 0 };
+            let listener = TcpListener::bind(("127.0.0.1", port))
+                .await
+                .with_context(|| format!("listen on 127.0.0.1:{port} for {}", api.logical_id))?;
+            let address = listener.local_addr()?;
+            let gateway = Arc::new(Gateway::new(
+                api,
+                names.clone(),
+                lambda.clone(),
+                GatewayOptions {
+                    region: model.region.clone(),
+                    account_id: model.account_id.clone(),
+                    port: address.port(),
+                },
+            )?);
+            let token = shutdown.clone();
+            let logical_id = api.logical_id.clone();
+            tasks.spawn(async move {
+                if let Err(err) = gateway.serve(listener, token).await {
+                    tracing::error!(target: "local::stack", api = %logical_id, error = format!("{err:#}"), "HTTP API stopped");
+                }
+            });
+            apis.push(ServedApi { logical_id: api.logical_id.clone(), address });
+        }
+
+        let sqs_client = aws_sdk_sqs::Client::new(&sdk_config);
+        for source in sqs::event_sources(&model) {
+            let max_instances = lambda.function(&source.function).map_or(1, |f| f.max_instances);
+            let source = Arc::new(source);
+            for _ in 0..source.pollers(max_instances) {
+                tasks.spawn(source.clone().run(sqs_client.clone(), lambda.clone(), shutdown.clone()));
+            }
+        }
+
+        Ok(Self {
+            emulator: Some(emulator),
+            sdk_config,
+            model,
+            lambda,
+            apis,
+            shutdown,
+            tasks,
+            started: started.elapsed(),
+        })
+    }
+
+    /// The resolved model of the running template.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The HTTP APIs being served, the template's first one first.
+    pub fn apis(&self) -> &[ServedApi] {
+        &self.apis
+    }
+
+    /// The base URL of the first HTTP API.
+    pub fn api_url(&self) -> anyhow::Result<String> {
+        match self.apis.first() {
+            Some(api) => Ok(api.url()),
+            None => bail!("the template has no HTTP API"),
+        }
+    }
+
+    /// The emulator's endpoint (`AWS_ENDPOINT_URL` of the functions).
+    pub fn emulator_endpoint(&self) -> &str {
+        self.emulator.as_ref().map_or("", |e| e.endpoint())
+    }
+
+    /// SDK configuration for talking to the emulator as the functions do.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.sdk_config
+    }
+
+    /// The function runner, for direct invocations.
+    pub fn lambda(&self) -> &Arc<Lambda> {
+        &self.lambda
+    }
+
+    /// How long [`Stack::start`] took.
+    pub fn start_duration(&self) -> Duration {
+        self.started
+    }
+
+    /// Finds a function by logical id, physical name or binary name.
+    pub fn function(&self, name: &str) -> Option<&local_template::Function> {
+        self.model
+            .functions
+            .iter()
+            .find(|f| f.logical_id == name || f.name == name || f.binary == name)
+    }
+
+    /// Stops serving and polling, stops every function instance and the emulator.
+    pub async fn shutdown(mut self) {
+        self.shutdown.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        self.lambda.shutdown().await;
+        if let Some(emulator) = self.emulator.take() {
+            emulator.stop().await;
+        }
+    }
+}
+
+/// The environment of a function's processes: the template's variables plus what Lambda
+/// sets from the function's configuration, and the standard AWS variables that point the
+/// SDK at the emulator.
+pub fn function_environment(
+    function: &local_template::Function,
+    model: &Model,
+    endpoint: &str,
+) -> BTreeMap<String, String> {
+    let mut env = function.environment.clone();
+    let lambda_env = [
+        ("AWS_REGION", model.region.as_str()),
+        ("AWS_DEFAULT_REGION", model.region.as_str()),
+        ("AWS_ACCESS_KEY_ID", emulator::ACCESS_KEY_ID),
+        ("AWS_SECRET_ACCESS_KEY", emulator::SECRET_ACCESS_KEY),
+        ("AWS_SESSION_TOKEN", "local"),
+        ("AWS_ENDPOINT_URL", endpoint),
+    ];
+    for (key, value) in lambda_env {
+        env.insert(key.to_owned(), value.to_owned());
+    }
+    if let Some(format) = &function.log_format {
+        env.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.clone());
+        if format.eq_ignore_ascii_case("json") {
+            let level = function.application_log_level.as_deref().unwrap_or("INFO");
+            env.insert("AWS_LAMBDA_LOG_LEVEL".into(), level.to_owned());
+        }
+    }
+    env
+}

@@ -1,0 +1,708 @@
+//! Filling the [`Model`] from a resolved template.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::document::{IMPLICIT_HTTP_API, Resource};
+use crate::error::{ResultExt, TemplateError};
+use crate::model::*;
+use crate::resolve::Resolver;
+use crate::value::{as_bool, as_f64, as_string, as_string_list, as_u64};
+
+/// API Gateway's account-level throttling, used for the half of a throttle
+/// setting a template leaves out.
+const DEFAULT_BURST_LIMIT: u32 = 5000;
+const DEFAULT_RATE_LIMIT: f64 = 10000.0;
+
+/// An `HttpApi` event waiting for its API.
+struct PendingRoute {
+    function: String,
+    event: String,
+    properties: Value,
+}
+
+pub(crate) fn build(r: &Resolver<'_>, base_dir: &Path) -> Result<Model, TemplateError> {
+    let mut model = Model {
+        stack_name: r.opts.stack_name.clone(),
+        region: r.opts.region.clone(),
+        account_id: r.opts.account_id.clone(),
+        parameters: r.param_text.clone(),
+        ..Model::default()
+    };
+    let mut enabled: Vec<(&str, &Resource)> = Vec::new();
+    for id in &r.doc.order {
+        if let Some(resource) = r.doc.resources.get(id)
+            && r.enabled(resource).at(|| format!("resource `{id}`"))?
+        {
+            enabled.push((id.as_str(), resource));
+        }
+    }
+    let of_kind = |kinds: &'static [&'static str]| {
+        enabled
+            .iter()
+            .filter(move |(_, res)| kinds.contains(&res.kind.as_str()))
+            .copied()
+    };
+    let properties = |id: &str, res: &Resource| -> Result<Value, TemplateError> {
+        r.resolve_value(&res.properties)
+            .at(|| format!("resource `{id}` properties"))
+    };
+
+    let mut pending_routes = Vec::new();
+    for (id, res) in of_kind(&["AWS::Serverless::Function"]) {
+        let props = properties(id, res)?;
+        let (function, routes, subscriptions) =
+            function(r, id, res, &props).at(|| format!("function `{id}`"))?;
+        model.functions.push(function);
+        pending_routes.extend(routes);
+        model.subscriptions.extend(subscriptions);
+    }
+
+    for (id, res) in of_kind(&["AWS::Serverless::HttpApi"]) {
+        let props = properties(id, res)?;
+        let api = http_api(r, id, &props, &model.functions).at(|| format!("HTTP API `{id}`"))?;
+        model.http_apis.push(api);
+    }
+    for pending in pending_routes {
+        add_route(r, &mut model.http_apis, &pending).at(|| {
+            format!(
+                "event `{}` of function `{}`",
+                pending.event, pending.function
+            )
+        })?;
+    }
+
+    for (id, res) in of_kind(&["AWS::DynamoDB::Table", "AWS::Serverless::SimpleTable"]) {
+        let props = properties(id, res)?;
+        let rref = r.resource_ref(id)?;
+        let properties = if res.kind == "AWS::Serverless::SimpleTable" {
+            simple_table(&rref.name, &props)
+        } else {
+            props
+        };
+        model.tables.push(Table {
+            logical_id: id.to_string(),
+            name: rref.name.clone(),
+            arn: rref.attribute(id, "Arn")?,
+            properties,
+        });
+    }
+
+    for (id, res) in of_kind(&["AWS::SNS::Topic"]) {
+        let props = properties(id, res)?;
+        let rref = r.resource_ref(id)?;
+        let arn = rref.reference.clone();
+        if let Some(list) = props.get("Subscription").and_then(Value::as_array) {
+            for (n, sub) in list.iter().enumerate() {
+                let logical_id = format!("{id}.Subscription[{n}]");
+                let field = |key: &str| {
+                    sub.get(key)
+                        .and_then(as_string)
+                        .ok_or_else(|| TemplateError::invalid(format!("{logical_id} has no {key}")))
+                };
+                model.subscriptions.push(Subscription {
+                    topic_arn: arn.clone(),
+                    protocol: field("Protocol")?,
+                    endpoint: field("Endpoint")?,
+                    properties: Value::Object(Map::new()),
+                    logical_id,
+                });
+            }
+        }
+        model.topics.push(Topic {
+            logical_id: id.to_string(),
+            name: rref.name.clone(),
+            arn,
+            properties: props,
+        });
+    }
+
+    for (id, res) in of_kind(&["AWS::SQS::Queue"]) {
+        let props = properties(id, res)?;
+        let rref = r.resource_ref(id)?;
+        model.queues.push(Queue {
+            logical_id: id.to_string(),
+            name: rref.name.clone(),
+            url: rref.reference.clone(),
+            arn: rref.attribute(id, "Arn")?,
+            properties: props,
+        });
+    }
+
+    for (id, res) in of_kind(&["AWS::SNS::Subscription"]) {
+        let props = properties(id, res)?;
+        let field = |key: &str| {
+            props
+                .get(key)
+                .and_then(as_string)
+                .ok_or_else(|| TemplateError::invalid(format!("subscription `{id}` has no {key}")))
+        };
+        model.subscriptions.push(Subscription {
+            logical_id: id.to_string(),
+            topic_arn: field("TopicArn")?,
+            protocol: field("Protocol")?,
+            endpoint: field("Endpoint")?,
+            properties: props.clone(),
+        });
+    }
+
+    for (id, res) in of_kind(&["AWS::SecretsManager::Secret"]) {
+        let props = properties(id, res)?;
+        let rref = r.resource_ref(id)?;
+        model.secrets.push(Secret {
+            logical_id: id.to_string(),
+            name: rref.name.clone(),
+            properties: props,
+        });
+    }
+
+    for (id, res) in of_kind(&[
+        "AWS::Serverless::StateMachine",
+        "AWS::StepFunctions::StateMachine",
+    ]) {
+        let props = properties(id, res)?;
+        let rref = r.resource_ref(id)?;
+        let (kind, definition) =
+            state_machine(&res.kind, &props, base_dir).at(|| format!("state machine `{id}`"))?;
+        model.state_machines.push(StateMachine {
+            logical_id: id.to_string(),
+            name: rref.name.clone(),
+            arn: rref.reference.clone(),
+            kind,
+            definition,
+        });
+    }
+
+    for (name, output) in &r.doc.outputs {
+        let at = || format!("output `{name}`");
+        if let Some(c) = output.get("Condition").and_then(Value::as_str)
+            && !r.condition(c).at(at)?
+        {
+            continue;
+        }
+        let Some(value) = output.get("Value") else {
+            return Err(TemplateError::invalid("has no Value").at(at()));
+        };
+        let value = r.resolve_value(value).at(at)?;
+        let text = match &value {
+            Value::Array(items) => items
+                .iter()
+                .filter_map(as_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            other => as_string(other).unwrap_or_else(|| other.to_string()),
+        };
+        model.outputs.insert(name.clone(), text);
+    }
+    Ok(model)
+}
+
+fn opt_u64(props: &Value, key: &str) -> Result<Option<u64>, TemplateError> {
+    match props.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => as_u64(v).map(Some).ok_or_else(|| {
+            TemplateError::invalid(format!("{key} must be a whole number, got {v}"))
+        }),
+    }
+}
+
+fn opt_u32(props: &Value, key: &str) -> Result<Option<u32>, TemplateError> {
+    opt_u64(props, key)?
+        .map(|n| {
+            u32::try_from(n).map_err(|_| TemplateError::invalid(format!("{key} {n} is too large")))
+        })
+        .transpose()
+}
+
+fn opt_string(props: &Value, key: &str) -> Result<Option<String>, TemplateError> {
+    match props.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => as_string(v)
+            .map(Some)
+            .ok_or_else(|| TemplateError::invalid(format!("{key} must be a string, got {v}"))),
+    }
+}
+
+fn opt_bool(props: &Value, key: &str) -> Result<Option<bool>, TemplateError> {
+    match props.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => as_bool(v)
+            .map(Some)
+            .ok_or_else(|| TemplateError::invalid(format!("{key} must be true or false, got {v}"))),
+    }
+}
+
+fn opt_list(props: &Value, key: &str) -> Result<Vec<String>, TemplateError> {
+    match props.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(v) => as_string_list(v).ok_or_else(|| {
+            TemplateError::invalid(format!("{key} must be a list of strings, got {v}"))
+        }),
+    }
+}
+
+type FunctionParts = (Function, Vec<PendingRoute>, Vec<Subscription>);
+
+fn function(
+    r: &Resolver<'_>,
+    id: &str,
+    res: &Resource,
+    props: &Value,
+) -> Result<FunctionParts, TemplateError> {
+    let rref = r.resource_ref(id)?;
+    let arn = rref.attribute(id, "Arn")?;
+    let metadata = r.resolve_value(&res.metadata)?;
+    let binary = metadata
+        .pointer("/BuildProperties/Binary")
+        .and_then(as_string)
+        .ok_or_else(|| TemplateError::invalid("has no Metadata.BuildProperties.Binary"))?;
+    let mut environment = BTreeMap::new();
+    if let Some(vars) = props.pointer("/Environment/Variables") {
+        let vars = vars
+            .as_object()
+            .ok_or_else(|| TemplateError::invalid("Environment.Variables must be a mapping"))?;
+        for (k, v) in vars {
+            let v = as_string(v).ok_or_else(|| {
+                TemplateError::invalid(format!(
+                    "environment variable {k} must be a string, got {v}"
+                ))
+            })?;
+            environment.insert(k.clone(), v);
+        }
+    }
+    let logging = props.get("LoggingConfig").cloned().unwrap_or(Value::Null);
+    let architecture = match props.get("Architectures") {
+        None | Some(Value::Null) => "x86_64".to_string(),
+        Some(v) => as_string_list(v)
+            .and_then(|l| l.into_iter().next())
+            .ok_or_else(|| TemplateError::invalid("Architectures must be a list of one"))?,
+    };
+    let mut sqs_events = Vec::new();
+    let mut routes = Vec::new();
+    let mut subscriptions = Vec::new();
+    if let Some(events) = props.get("Events") {
+        let events = events
+            .as_object()
+            .ok_or_else(|| TemplateError::invalid("Events must be a mapping"))?;
+        for (name, event) in events {
+            let at = || format!("event `{name}`");
+            let ev = event.get("Properties").cloned().unwrap_or(json!({}));
+            match event.get("Type").and_then(Value::as_str) {
+                Some("SQS") => sqs_events.push(sqs_event(name, &ev).at(at)?),
+                Some("HttpApi") => routes.push(PendingRoute {
+                    function: id.to_string(),
+                    event: name.clone(),
+                    properties: ev,
+                }),
+                Some("SNS") => subscriptions.push(sns_event(id, name, &arn, &ev).at(at)?),
+                Some(_) => {}
+                None => return Err(TemplateError::invalid("has no Type").at(at())),
+            }
+        }
+    }
+    let function = Function {
+        logical_id: id.to_string(),
+        name: rref.name.clone(),
+        arn,
+        binary,
+        environment,
+        timeout: Duration::from_secs(opt_u64(props, "Timeout")?.unwrap_or(3)),
+        memory_mb: opt_u32(props, "MemorySize")?.unwrap_or(128),
+        reserved_concurrency: opt_u32(props, "ReservedConcurrentExecutions")?,
+        architecture,
+        log_format: opt_string(&logging, "LogFormat")?,
+        application_log_level: opt_string(&logging, "ApplicationLogLevel")?,
+        sqs_events,
+    };
+    Ok((function, routes, subscriptions))
+}
+
+fn sqs_event(name: &str, ev: &Value) -> Result<SqsEventSource, TemplateError> {
+    let queue_arn =
+        opt_string(ev, "Queue")?.ok_or_else(|| TemplateError::invalid("has no Queue"))?;
+    let report_batch_item_failures = opt_list(ev, "FunctionResponseTypes")?
+        .iter()
+        .any(|t| t == "ReportBatchItemFailures");
+    let maximum_concurrency = match ev.get("ScalingConfig") {
+        Some(scaling) => opt_u32(scaling, "MaximumConcurrency")?,
+        None => None,
+    };
+    Ok(SqsEventSource {
+        name: name.to_string(),
+        queue_arn,
+        batch_size: opt_u32(ev, "BatchSize")?.unwrap_or(10),
+        batching_window: Duration::from_secs(
+            opt_u64(ev, "MaximumBatchingWindowInSeconds")?.unwrap_or(0),
+        ),
+        report_batch_item_failures,
+        enabled: opt_bool(ev, "Enabled")?.unwrap_or(true),
+        maximum_concurrency,
+    })
+}
+
+/// A function's `Type: SNS` event: SAM subscribes the function to the topic.
+fn sns_event(
+    function: &str,
+    name: &str,
+    function_arn: &str,
+    ev: &Value,
+) -> Result<Subscription, TemplateError> {
+    if ev
+        .get("SqsSubscription")
+        .is_some_and(|v| v != &Value::Bool(false))
+    {
+        return Err(TemplateError::Unsupported(
+            "SqsSubscription on an SNS event (declare the queue and subscription instead)".into(),
+        ));
+    }
+    let topic_arn =
+        opt_string(ev, "Topic")?.ok_or_else(|| TemplateError::invalid("has no Topic"))?;
+    let mut properties = Map::new();
+    for key in ["FilterPolicy", "FilterPolicyScope", "RedrivePolicy"] {
+        if let Some(v) = ev.get(key) {
+            properties.insert(key.to_string(), v.clone());
+        }
+    }
+    Ok(Subscription {
+        logical_id: format!("{function}{name}"),
+        topic_arn,
+        protocol: "lambda".into(),
+        endpoint: function_arn.to_string(),
+        properties: Value::Object(properties),
+    })
+}
+
+fn http_api(
+    r: &Resolver<'_>,
+    id: &str,
+    props: &Value,
+    functions: &[Function],
+) -> Result<HttpApi, TemplateError> {
+    let rref = r.resource_ref(id)?;
+    let auth = props.get("Auth").cloned().unwrap_or(json!({}));
+    let mut authorizers = BTreeMap::new();
+    if let Some(list) = auth.get("Authorizers") {
+        let list = list
+            .as_object()
+            .ok_or_else(|| TemplateError::invalid("Auth.Authorizers must be a mapping"))?;
+        for (name, a) in list {
+            let authorizer =
+                authorizer(name, a, functions).at(|| format!("authorizer `{name}`"))?;
+            authorizers.insert(name.clone(), authorizer);
+        }
+    }
+    let default_authorizer = opt_string(&auth, "DefaultAuthorizer")?;
+    if let Some(name) = &default_authorizer {
+        check_authorizer(name, &authorizers).at(|| "Auth.DefaultAuthorizer".to_string())?;
+    }
+    let mut route_throttles = BTreeMap::new();
+    if let Some(settings) = props.get("RouteSettings").and_then(Value::as_object) {
+        for (key, s) in settings {
+            if let Some(t) = throttle(s).at(|| format!("RouteSettings `{key}`"))? {
+                route_throttles.insert(key.clone(), t);
+            }
+        }
+    }
+    let default_throttle = match props.get("DefaultRouteSettings") {
+        Some(s) => throttle(s).at(|| "DefaultRouteSettings".to_string())?,
+        None => None,
+    };
+    Ok(HttpApi {
+        logical_id: id.to_string(),
+        api_id: rref.reference.clone(),
+        stage: opt_string(props, "StageName")?.unwrap_or_else(|| "$default".into()),
+        cors: cors(props.get("CorsConfiguration")).at(|| "CorsConfiguration".to_string())?,
+        authorizers,
+        routes: Vec::new(),
+        default_throttle,
+        route_throttles,
+        default_authorizer,
+    })
+}
+
+fn check_authorizer(
+    name: &str,
+    authorizers: &BTreeMap<String, Authorizer>,
+) -> Result<(), TemplateError> {
+    if name == "AWS_IAM" {
+        return Err(TemplateError::Unsupported("the AWS_IAM authorizer".into()));
+    }
+    if authorizers.contains_key(name) {
+        Ok(())
+    } else {
+        Err(TemplateError::invalid(format!(
+            "authorizer `{name}` is not in the API's Auth.Authorizers"
+        )))
+    }
+}
+
+fn authorizer(name: &str, a: &Value, functions: &[Function]) -> Result<Authorizer, TemplateError> {
+    let Some(arn) = opt_string(a, "FunctionArn")? else {
+        if a.get("JwtConfiguration").is_some() {
+            return Err(TemplateError::Unsupported("a JWT authorizer".into()));
+        }
+        return Err(TemplateError::invalid("has no FunctionArn"));
+    };
+    let function = functions
+        .iter()
+        .find(|f| f.arn == arn || f.name == arn)
+        .map(|f| f.logical_id.clone())
+        .ok_or_else(|| {
+            TemplateError::invalid(format!(
+                "FunctionArn {arn} is not a function of this template"
+            ))
+        })?;
+    let payload_format_version = opt_string(a, "AuthorizerPayloadFormatVersion")?
+        .ok_or_else(|| TemplateError::invalid("has no AuthorizerPayloadFormatVersion"))?;
+    if payload_format_version != "1.0" && payload_format_version != "2.0" {
+        return Err(TemplateError::invalid(format!(
+            "AuthorizerPayloadFormatVersion must be 1.0 or 2.0, got {payload_format_version}"
+        )));
+    }
+    let identity = a.get("Identity").cloned().unwrap_or(json!({}));
+    Ok(Authorizer {
+        name: name.to_string(),
+        function,
+        payload_format_version,
+        simple_responses: opt_bool(a, "EnableSimpleResponses")?.unwrap_or(false),
+        identity_headers: opt_list(&identity, "Headers")?,
+        identity_query_strings: opt_list(&identity, "QueryStrings")?,
+        ttl: Duration::from_secs(opt_u64(&identity, "ReauthorizeEvery")?.unwrap_or(0)),
+    })
+}
+
+fn cors(v: Option<&Value>) -> Result<Option<Cors>, TemplateError> {
+    let Some(v) = v else { return Ok(None) };
+    if let Some(enabled) = as_bool(v) {
+        return Ok(enabled.then(|| Cors {
+            allow_origins: vec!["*".into()],
+            ..Cors::default()
+        }));
+    }
+    match v {
+        Value::Null => Ok(None),
+        Value::String(origin) => Ok(Some(Cors {
+            allow_origins: vec![origin.clone()],
+            ..Cors::default()
+        })),
+        Value::Object(_) => Ok(Some(Cors {
+            allow_origins: opt_list(v, "AllowOrigins")?,
+            allow_methods: opt_list(v, "AllowMethods")?,
+            allow_headers: opt_list(v, "AllowHeaders")?,
+            expose_headers: opt_list(v, "ExposeHeaders")?,
+            max_age: opt_u64(v, "MaxAge")?,
+            allow_credentials: opt_bool(v, "AllowCredentials")?.unwrap_or(false),
+        })),
+        other => Err(TemplateError::invalid(format!(
+            "expected true, an origin or a mapping, got {other}"
+        ))),
+    }
+}
+
+fn throttle(v: &Value) -> Result<Option<Throttle>, TemplateError> {
+    let burst = opt_u32(v, "ThrottlingBurstLimit")?;
+    let rate = match v.get("ThrottlingRateLimit") {
+        None | Some(Value::Null) => None,
+        Some(r) => Some(as_f64(r).ok_or_else(|| {
+            TemplateError::invalid(format!("ThrottlingRateLimit must be a number, got {r}"))
+        })?),
+    };
+    if burst.is_none() && rate.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Throttle {
+        burst_limit: burst.unwrap_or(DEFAULT_BURST_LIMIT),
+        rate_limit: rate.unwrap_or(DEFAULT_RATE_LIMIT),
+    }))
+}
+
+fn add_route(
+    r: &Resolver<'_>,
+    apis: &mut [HttpApi],
+    pending: &PendingRoute,
+) -> Result<(), TemplateError> {
+    let ev = &pending.properties;
+    let api_id = match opt_string(ev, "ApiId")? {
+        Some(id) => id,
+        None => r.resource_ref(IMPLICIT_HTTP_API)?.reference.clone(),
+    };
+    let api = apis
+        .iter_mut()
+        .find(|a| a.api_id == api_id)
+        .ok_or_else(|| {
+            TemplateError::invalid(format!(
+                "ApiId {api_id} is not an AWS::Serverless::HttpApi of this template"
+            ))
+        })?;
+    let (route_key, method, path) = match (opt_string(ev, "Path")?, opt_string(ev, "Method")?) {
+        (None, None) => ("$default".to_string(), None, None),
+        (Some(path), Some(method)) => {
+            let method = method.to_uppercase();
+            if method == "ANY" || method == "X-AMAZON-APIGATEWAY-ANY-METHOD" {
+                (format!("ANY {path}"), None, Some(path))
+            } else {
+                (format!("{method} {path}"), Some(method), Some(path))
+            }
+        }
+        _ => {
+            return Err(TemplateError::invalid(
+                "give both Path and Method, or neither for the $default route",
+            ));
+        }
+    };
+    if api.routes.iter().any(|r| r.route_key == route_key) {
+        return Err(TemplateError::invalid(format!(
+            "route `{route_key}` is already defined on API `{}`",
+            api.logical_id
+        )));
+    }
+    let route_authorizer = match ev.get("Auth") {
+        Some(auth) => opt_string(auth, "Authorizer")?,
+        None => None,
+    };
+    let authorizer = match route_authorizer {
+        Some(name) if name == "NONE" => None,
+        Some(name) => {
+            check_authorizer(&name, &api.authorizers)?;
+            Some(name)
+        }
+        None => api.default_authorizer.clone(),
+    };
+    api.routes.push(Route {
+        route_key,
+        method,
+        path,
+        function: pending.function.clone(),
+        authorizer,
+        payload_format_version: opt_string(ev, "PayloadFormatVersion")?
+            .unwrap_or_else(|| "2.0".into()),
+        timeout: Duration::from_millis(opt_u64(ev, "TimeoutInMillis")?.unwrap_or(30_000)),
+    });
+    Ok(())
+}
+
+/// `AWS::Serverless::SimpleTable` in the `AWS::DynamoDB::Table` property shape.
+fn simple_table(name: &str, props: &Value) -> Value {
+    let key = props.get("PrimaryKey").cloned().unwrap_or(json!({}));
+    let key_name = key
+        .get("Name")
+        .and_then(as_string)
+        .unwrap_or_else(|| "id".into());
+    let key_type = match key.get("Type").and_then(Value::as_str) {
+        Some("Number") => "N",
+        Some("Binary") => "B",
+        _ => "S",
+    };
+    let mut table = json!({
+        "TableName": name,
+        "KeySchema": [{ "AttributeName": key_name, "KeyType": "HASH" }],
+        "AttributeDefinitions": [{ "AttributeName": key_name, "AttributeType": key_type }],
+    });
+    match props.get("ProvisionedThroughput") {
+        Some(throughput) => {
+            table["BillingMode"] = json!("PROVISIONED");
+            table["ProvisionedThroughput"] = throughput.clone();
+        }
+        None => table["BillingMode"] = json!("PAY_PER_REQUEST"),
+    }
+    for key in ["SSESpecification", "Tags"] {
+        if let Some(v) = props.get(key) {
+            table[key] = v.clone();
+        }
+    }
+    table
+}
+
+fn state_machine(
+    kind: &str,
+    props: &Value,
+    base_dir: &Path,
+) -> Result<(String, Value), TemplateError> {
+    let serverless = kind == "AWS::Serverless::StateMachine";
+    let type_key = if serverless {
+        "Type"
+    } else {
+        "StateMachineType"
+    };
+    let machine_kind = opt_string(props, type_key)?
+        .unwrap_or_else(|| "STANDARD".into())
+        .to_uppercase();
+    let definition = if let Some(d) = props.get("Definition") {
+        d.clone()
+    } else if let Some(s) = props.get("DefinitionString") {
+        let s = as_string(s)
+            .ok_or_else(|| TemplateError::invalid("DefinitionString must be a string"))?;
+        serde_json::from_str(&s)
+            .map_err(|e| TemplateError::invalid(format!("DefinitionString is not JSON: {e}")))?
+    } else if let Some(uri) = props.get("DefinitionUri") {
+        let Some(uri) = uri.as_str() else {
+            return Err(TemplateError::Unsupported(
+                "a DefinitionUri in S3 (give a path relative to the template)".into(),
+            ));
+        };
+        read_definition(&base_dir.join(uri))?
+    } else if props.get("DefinitionS3Location").is_some() {
+        return Err(TemplateError::Unsupported("DefinitionS3Location".into()));
+    } else {
+        return Err(TemplateError::invalid("has no Definition or DefinitionUri"));
+    };
+    let mut substitutions = BTreeMap::new();
+    if let Some(subs) = props.get("DefinitionSubstitutions") {
+        let subs = subs
+            .as_object()
+            .ok_or_else(|| TemplateError::invalid("DefinitionSubstitutions must be a mapping"))?;
+        for (k, v) in subs {
+            let v = as_string(v).ok_or_else(|| {
+                TemplateError::invalid(format!("substitution {k} must be a string, got {v}"))
+            })?;
+            substitutions.insert(format!("${{{k}}}"), v);
+        }
+    }
+    Ok((machine_kind, substitute(definition, &substitutions)))
+}
+
+fn read_definition(path: &Path) -> Result<Value, TemplateError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TemplateError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if let Ok(json) = serde_json::from_str(&text) {
+        return Ok(json);
+    }
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text)
+        .map_err(|e| TemplateError::invalid(format!("{}: {e}", path.display())))?;
+    crate::document::to_json(yaml)
+}
+
+/// Replaces `${Name}` in every string (and key) of a definition.
+fn substitute(v: Value, substitutions: &BTreeMap<String, String>) -> Value {
+    if substitutions.is_empty() {
+        return v;
+    }
+    let text = |s: String| {
+        if !s.contains("${") {
+            return s;
+        }
+        substitutions
+            .iter()
+            .fold(s, |acc, (k, value)| acc.replace(k.as_str(), value))
+    };
+    match v {
+        Value::String(s) => Value::String(text(s)),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|i| substitute(i, substitutions))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (text(k), substitute(v, substitutions)))
+                .collect(),
+        ),
+        other => other,
+    }
+}

@@ -1,0 +1,239 @@
+//! The resolved model of a template: what the local stack provisions and runs.
+//!
+//! Every string here is fully resolved (no intrinsic functions left). Resource
+//! properties that only provisioning interprets stay as resolved CloudFormation
+//! JSON (`properties`), so this crate does not have to model every AWS type.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// Everything the local stack needs from one template, resolved for one stack.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    pub stack_name: String,
+    pub region: String,
+    pub account_id: String,
+    /// Final parameter values (defaults, then overrides).
+    pub parameters: BTreeMap<String, String>,
+    pub functions: Vec<Function>,
+    pub http_apis: Vec<HttpApi>,
+    pub tables: Vec<Table>,
+    pub topics: Vec<Topic>,
+    pub queues: Vec<Queue>,
+    pub subscriptions: Vec<Subscription>,
+    pub secrets: Vec<Secret>,
+    pub state_machines: Vec<StateMachine>,
+    /// Resolved `Outputs` (name → value), for display.
+    pub outputs: BTreeMap<String, String>,
+}
+
+impl Model {
+    /// The function with this logical id.
+    pub fn function(&self, logical_id: &str) -> Option<&Function> {
+        self.functions.iter().find(|f| f.logical_id == logical_id)
+    }
+
+    /// The queue with this ARN.
+    pub fn queue_by_arn(&self, arn: &str) -> Option<&Queue> {
+        self.queues.iter().find(|q| q.arn == arn)
+    }
+
+    /// The topic with this ARN.
+    pub fn topic_by_arn(&self, arn: &str) -> Option<&Topic> {
+        self.topics.iter().find(|t| t.arn == arn)
+    }
+
+    /// The state machine with this ARN.
+    pub fn state_machine_by_arn(&self, arn: &str) -> Option<&StateMachine> {
+        self.state_machines.iter().find(|s| s.arn == arn)
+    }
+}
+
+/// An `AWS::Serverless::Function` (after applying `Globals`).
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub logical_id: String,
+    /// Physical name: `FunctionName` or `<stack>-<LogicalId>`.
+    pub name: String,
+    pub arn: String,
+    /// `Metadata.BuildProperties.Binary` (the Cargo binary name).
+    pub binary: String,
+    /// `Environment.Variables`, resolved; Globals merged under the function's own.
+    pub environment: BTreeMap<String, String>,
+    /// `Timeout` (default 3 s).
+    pub timeout: Duration,
+    /// `MemorySize` (default 128).
+    pub memory_mb: u32,
+    /// `ReservedConcurrentExecutions`, if set.
+    pub reserved_concurrency: Option<u32>,
+    /// `Architectures[0]` (default `x86_64`).
+    pub architecture: String,
+    /// `LoggingConfig.LogFormat` (`Text` or `JSON`).
+    pub log_format: Option<String>,
+    /// `LoggingConfig.ApplicationLogLevel`.
+    pub application_log_level: Option<String>,
+    /// SQS event sources (`Events` of `Type: SQS`).
+    pub sqs_events: Vec<SqsEventSource>,
+}
+
+/// One `Type: SQS` event of a function.
+#[derive(Debug, Clone)]
+pub struct SqsEventSource {
+    /// The event's key under `Events`.
+    pub name: String,
+    pub queue_arn: String,
+    /// `BatchSize` (default 10).
+    pub batch_size: u32,
+    /// `MaximumBatchingWindowInSeconds` (default 0).
+    pub batching_window: Duration,
+    /// `FunctionResponseTypes` contains `ReportBatchItemFailures`.
+    pub report_batch_item_failures: bool,
+    /// `Enabled` (default true).
+    pub enabled: bool,
+    /// `ScalingConfig.MaximumConcurrency`, if set.
+    pub maximum_concurrency: Option<u32>,
+}
+
+/// An `AWS::Serverless::HttpApi`, explicit or the implicit `ServerlessHttpApi`.
+#[derive(Debug, Clone)]
+pub struct HttpApi {
+    pub logical_id: String,
+    /// A stable, API-Gateway-shaped id (10 lowercase alphanumerics) derived from the logical id.
+    pub api_id: String,
+    /// `StageName` (default `$default`).
+    pub stage: String,
+    pub cors: Option<Cors>,
+    /// `Auth.Authorizers`, by name.
+    pub authorizers: BTreeMap<String, Authorizer>,
+    /// `Auth.DefaultAuthorizer` (already applied to `routes`).
+    pub default_authorizer: Option<String>,
+    pub routes: Vec<Route>,
+    /// `DefaultRouteSettings` throttling.
+    pub default_throttle: Option<Throttle>,
+    /// `RouteSettings` throttling, by route key (`"GET /v1/health"`).
+    pub route_throttles: BTreeMap<String, Throttle>,
+}
+
+/// One route: an `HttpApi` event of a function.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// `"GET /v1/items/{id}"`, `"ANY /{proxy+}"` or `"$default"`.
+    pub route_key: String,
+    /// Upper-case method, or `None` for `ANY` and `$default`.
+    pub method: Option<String>,
+    /// The path template, or `None` for `$default`.
+    pub path: Option<String>,
+    /// Logical id of the function the route invokes.
+    pub function: String,
+    /// Name of the authorizer that guards the route (after `DefaultAuthorizer`
+    /// and the route's own `Auth.Authorizer`; `NONE` gives `None`).
+    pub authorizer: Option<String>,
+    /// `PayloadFormatVersion` (default `"2.0"`).
+    pub payload_format_version: String,
+    /// `TimeoutInMillis` (default 30000).
+    pub timeout: Duration,
+}
+
+/// A Lambda authorizer of an HTTP API.
+#[derive(Debug, Clone)]
+pub struct Authorizer {
+    pub name: String,
+    /// Logical id of the authorizer function (from `FunctionArn`).
+    pub function: String,
+    /// `AuthorizerPayloadFormatVersion` (`"1.0"` or `"2.0"`).
+    pub payload_format_version: String,
+    /// `EnableSimpleResponses`.
+    pub simple_responses: bool,
+    /// `Identity.Headers`, as written.
+    pub identity_headers: Vec<String>,
+    /// `Identity.QueryStrings`.
+    pub identity_query_strings: Vec<String>,
+    /// `Identity.ReauthorizeEvery` (seconds; 0 disables caching).
+    pub ttl: Duration,
+}
+
+/// `CorsConfiguration` of an HTTP API.
+#[derive(Debug, Clone, Default)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age: Option<u64>,
+    pub allow_credentials: bool,
+}
+
+/// Throttling settings (`ThrottlingBurstLimit`, `ThrottlingRateLimit`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throttle {
+    pub burst_limit: u32,
+    pub rate_limit: f64,
+}
+
+/// `AWS::DynamoDB::Table` or `AWS::Serverless::SimpleTable` (converted to the
+/// `AWS::DynamoDB::Table` property shape).
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub logical_id: String,
+    pub name: String,
+    pub arn: String,
+    /// Resolved `AWS::DynamoDB::Table` properties.
+    pub properties: Value,
+}
+
+/// `AWS::SNS::Topic`.
+#[derive(Debug, Clone)]
+pub struct Topic {
+    pub logical_id: String,
+    pub name: String,
+    pub arn: String,
+    /// Resolved properties.
+    pub properties: Value,
+}
+
+/// `AWS::SQS::Queue`.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub logical_id: String,
+    pub name: String,
+    pub url: String,
+    pub arn: String,
+    /// Resolved properties (`RedrivePolicy`, `VisibilityTimeout`, `FifoQueue`, ...).
+    pub properties: Value,
+}
+
+/// `AWS::SNS::Subscription`, or an entry of a topic's `Subscription` list.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// Logical id, or `<TopicLogicalId>.Subscription[<n>]` for inline ones.
+    pub logical_id: String,
+    pub topic_arn: String,
+    pub protocol: String,
+    pub endpoint: String,
+    /// Resolved properties (`RawMessageDelivery`, `FilterPolicy`, `FilterPolicyScope`, `RedrivePolicy`).
+    pub properties: Value,
+}
+
+/// `AWS::SecretsManager::Secret`.
+#[derive(Debug, Clone)]
+pub struct Secret {
+    pub logical_id: String,
+    pub name: String,
+    /// Resolved properties (`SecretString` or `GenerateSecretString`, `Description`).
+    pub properties: Value,
+}
+
+/// `AWS::Serverless::StateMachine`.
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    pub logical_id: String,
+    pub name: String,
+    pub arn: String,
+    /// `STANDARD` or `EXPRESS`.
+    pub kind: String,
+    /// The definition with `DefinitionSubstitutions` applied (read from
+    /// `DefinitionUri` relative to the template, or `Definition`).
+    pub definition: Value,
+}

@@ -1,0 +1,122 @@
+//! `local up` as a developer runs it: the repository's template comes up, answers
+//! `GET /v1/health`, and Ctrl-C stops it without leaving any process behind.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Pids of the live children of `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(child) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        // The fields after the parenthesised command name: state, ppid, ...
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let ppid = after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            let state = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().next();
+            state != Some("Z")
+        })
+        .unwrap_or(false)
+}
+
+fn http_get(url: &str) -> (u16, String) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let response = client.get(url.parse().unwrap()).await.unwrap();
+        let status = response.status().as_u16();
+        let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    })
+}
+
+#[test]
+fn up_serves_the_template_and_ctrl_c_leaves_no_process_behind() {
+    let root = local::paths::repo_root();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_local"))
+        .current_dir(&root)
+        .args(["up", "--port", "0", "--stack-name", "cli-test"])
+        .env("RUST_LOG", "warn,local=info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    // The summary names the HTTP API's address.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut log = Vec::new();
+    let url = loop {
+        let line = lines_rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("no API address printed; log so far:\n{}", log.join("\n")));
+        log.push(line.clone());
+        if let Some(start) = line.find("HttpApi") {
+            let rest = &line[start..];
+            if let Some(at) = rest.find("http://") {
+                break rest[at..].split_whitespace().next().unwrap().to_owned();
+            }
+        }
+    };
+
+    let (status, body) = http_get(&format!("{url}/v1/health"));
+    assert_eq!(status, 200, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+
+    let (status, body) = http_get(&format!("{url}/v1/no-such-route"));
+    assert_eq!(status, 404, "{body}");
+    let problem: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(problem["status"], 404);
+    assert!(problem["code"].is_string());
+
+    let started: Vec<u32> = children(child.id());
+    assert!(
+        started.len() >= 3,
+        "the emulator and two function instances run as children: {started:?}"
+    );
+
+    // Ctrl-C.
+    let pid = i32::try_from(child.id()).unwrap();
+    assert!(Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "local up did not stop after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "local up exits cleanly: {status}");
+    let left: Vec<u32> = started.into_iter().filter(|pid| alive(*pid)).collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}

@@ -1,0 +1,213 @@
+//! The emulator keeps DynamoDB's atomicity under concurrency: conditional writes never
+//! oversell and failed transactions never undo other clients' writes.
+
+use std::collections::HashSet;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
+    ScalarAttributeType, TransactWriteItem,
+};
+use local::emulator::Emulator;
+
+async fn table(client: &Client, name: &str) {
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_conditional_decrements_never_oversell() {
+    let emulator = Emulator::start(&local::paths::repo_root(), 0).await.unwrap();
+    let client = Client::new(&emulator.sdk_config().await);
+    table(&client, "counters").await;
+    client
+        .put_item()
+        .table_name("counters")
+        .item("pk", s("stock"))
+        .item("available", n(100))
+        .send()
+        .await
+        .unwrap();
+
+    // 32 clients, 20 decrements each: 640 attempts on a stock of 100.
+    let mut clients = Vec::new();
+    for _ in 0..32 {
+        let client = client.clone();
+        clients.push(tokio::spawn(async move {
+            let mut successes = 0u32;
+            for _ in 0..20 {
+                let result = client
+                    .update_item()
+                    .table_name("counters")
+                    .key("pk", s("stock"))
+                    .update_expression("SET available = available - :one")
+                    .condition_expression("available >= :one")
+                    .expression_attribute_values(":one", n(1))
+                    .send()
+                    .await;
+                match result {
+                    Ok(_) => successes += 1,
+                    Err(err) => {
+                        let service = err.into_service_error();
+                        assert!(
+                            service.is_conditional_check_failed_exception(),
+                            "unexpected error: {service:?}"
+                        );
+                    }
+                }
+            }
+            successes
+        }));
+    }
+    let mut successes = 0;
+    for task in clients {
+        successes += task.await.unwrap();
+    }
+
+    let item = client
+        .get_item()
+        .table_name("counters")
+        .key("pk", s("stock"))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(successes, 100, "exactly the initial stock is sold");
+    assert_eq!(item.get("available"), Some(&n(0)));
+    emulator.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failing_transactions_lose_no_acknowledged_puts() {
+    let emulator = Emulator::start(&local::paths::repo_root(), 0).await.unwrap();
+    let client = Client::new(&emulator.sdk_config().await);
+    table(&client, "items").await;
+    client
+        .put_item()
+        .table_name("items")
+        .item("pk", s("taken"))
+        .send()
+        .await
+        .unwrap();
+
+    // Writers put distinct items while other clients run transactions that always fail
+    // on their last condition, after a put of their own.
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let client = client.clone();
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for i in 0..25 {
+                let pk = format!("w{writer}-{i}");
+                client
+                    .put_item()
+                    .table_name("items")
+                    .item("pk", s(&pk))
+                    .send()
+                    .await
+                    .unwrap();
+                acknowledged.push(pk);
+            }
+            acknowledged
+        }));
+    }
+    let mut failers = Vec::new();
+    for failer in 0..8 {
+        let client = client.clone();
+        failers.push(tokio::spawn(async move {
+            for i in 0..25 {
+                let first = Put::builder()
+                    .table_name("items")
+                    .item("pk", s(&format!("tx{failer}-{i}")))
+                    .build()
+                    .unwrap();
+                let doomed = Put::builder()
+                    .table_name("items")
+                    .item("pk", s("taken"))
+                    .condition_expression("attribute_not_exists(pk)")
+                    .build()
+                    .unwrap();
+                let err = client
+                    .transact_write_items()
+                    .transact_items(TransactWriteItem::builder().put(first).build())
+                    .transact_items(TransactWriteItem::builder().put(doomed).build())
+                    .send()
+                    .await
+                    .expect_err("the transaction's condition fails");
+                assert!(
+                    err.into_service_error().is_transaction_canceled_exception(),
+                    "a failed condition cancels the transaction"
+                );
+            }
+        }));
+    }
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.unwrap());
+    }
+    for failer in failers {
+        failer.await.unwrap();
+    }
+
+    let mut present = HashSet::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name("items")
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                present.insert(pk.clone());
+            }
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|pk| !present.contains(*pk))
+        .collect();
+    assert_eq!(acknowledged.len(), 200);
+    assert!(lost.is_empty(), "acknowledged puts lost: {lost:?}");
+    assert!(
+        !present.iter().any(|pk| pk.starts_with("tx")),
+        "a cancelled transaction wrote nothing"
+    );
+    emulator.stop().await;
+}

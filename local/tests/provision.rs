@@ -1,0 +1,240 @@
+//! Provisioning against the emulator: every resource kind, twice over.
+
+use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use local::emulator::{self, Emulator};
+use local::paths::repo_root;
+use local::provision::{Clients, provision};
+use local_template::{LoadOptions, Template};
+use serde_json::Value;
+
+const TEMPLATE: &str = r#"
+Parameters:
+  Retries:
+    Type: Number
+    Default: 3
+Resources:
+  Orders:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - { AttributeName: pk, AttributeType: S }
+        - { AttributeName: sk, AttributeType: S }
+        - { AttributeName: status, AttributeType: S }
+      KeySchema:
+        - { AttributeName: pk, KeyType: HASH }
+        - { AttributeName: sk, KeyType: RANGE }
+      GlobalSecondaryIndexes:
+        - IndexName: by-status
+          KeySchema: [{ AttributeName: status, KeyType: HASH }]
+          Projection: { ProjectionType: KEYS_ONLY }
+      LocalSecondaryIndexes:
+        - IndexName: by-status-local
+          KeySchema:
+            - { AttributeName: pk, KeyType: HASH }
+            - { AttributeName: status, KeyType: RANGE }
+          Projection: { ProjectionType: INCLUDE, NonKeyAttributes: [total] }
+      TimeToLiveSpecification: { AttributeName: expiresAt, Enabled: true }
+      StreamSpecification: { StreamViewType: NEW_IMAGE }
+  Sessions:
+    Type: AWS::Serverless::SimpleTable
+  Events:
+    Type: AWS::SNS::Topic
+  Emails:
+    Type: AWS::SQS::Queue
+    Properties:
+      VisibilityTimeout: 45
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt EmailsDlq.Arn
+        maxReceiveCount: !Ref Retries
+  EmailsDlq:
+    Type: AWS::SQS::Queue
+    Properties:
+      MessageRetentionPeriod: 1209600
+  Ledger:
+    Type: AWS::SQS::Queue
+    Properties:
+      FifoQueue: true
+      ContentBasedDeduplication: true
+  EmailsSubscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Events
+      Protocol: sqs
+      Endpoint: !GetAtt Emails.Arn
+      RawMessageDelivery: true
+      FilterPolicy: { type: [order.placed] }
+  Signing:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      Name: !Sub ${AWS::StackName}/signing
+      GenerateSecretString:
+        SecretStringTemplate: '{"kid":"k1"}'
+        GenerateStringKey: secret
+        PasswordLength: 40
+        ExcludePunctuation: true
+  Plain:
+    Type: AWS::SecretsManager::Secret
+    Properties:
+      SecretString: hunter2
+Outputs:
+  SigningArn:
+    Value: !Ref Signing
+"#;
+
+#[tokio::test]
+async fn provisioning_creates_every_resource_and_can_run_twice() {
+    let root = repo_root();
+    let emulator = Emulator::start(&root, 0).await.expect("emulator starts");
+    let config = emulator.sdk_config().await;
+    let clients = Clients::new(&config);
+    let template = Template::parse(TEMPLATE, &root).expect("template parses");
+    let opts = LoadOptions {
+        stack_name: "prov".into(),
+        region: emulator::REGION.into(),
+        account_id: emulator::ACCOUNT_ID.into(),
+        sqs_endpoint: emulator.endpoint().to_owned(),
+        ..LoadOptions::default()
+    };
+
+    let first = provision(&template, &opts, &clients)
+        .await
+        .expect("first run");
+    let second = provision(&template, &opts, &clients)
+        .await
+        .expect("second run");
+
+    // Tables, with their indexes and time to live.
+    let table = clients
+        .dynamodb
+        .describe_table()
+        .table_name("prov-Orders")
+        .send()
+        .await
+        .expect("table exists")
+        .table
+        .expect("description");
+    assert_eq!(table.global_secondary_indexes().len(), 1);
+    assert_eq!(table.local_secondary_indexes().len(), 1);
+    let ttl = clients
+        .dynamodb
+        .describe_time_to_live()
+        .table_name("prov-Orders")
+        .send()
+        .await
+        .expect("ttl");
+    assert_eq!(
+        ttl.time_to_live_description()
+            .and_then(|d| d.attribute_name()),
+        Some("expiresAt")
+    );
+    let tables = clients.dynamodb.list_tables().send().await.expect("tables");
+    assert_eq!(tables.table_names().len(), 2, "{:?}", tables.table_names());
+
+    // Queues, with the dead-letter queue's real ARN in the redrive policy.
+    let emails = second
+        .queues
+        .iter()
+        .find(|q| q.logical_id == "Emails")
+        .expect("queue");
+    let dlq = second
+        .queues
+        .iter()
+        .find(|q| q.logical_id == "EmailsDlq")
+        .expect("dlq");
+    let attributes = clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&emails.url)
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .expect("attributes");
+    assert_eq!(attributes[&QueueAttributeName::VisibilityTimeout], "45");
+    let redrive: Value =
+        serde_json::from_str(&attributes[&QueueAttributeName::RedrivePolicy]).expect("json");
+    assert_eq!(redrive["deadLetterTargetArn"], dlq.arn.as_str());
+    assert_eq!(redrive["maxReceiveCount"].as_u64(), Some(3));
+    let ledger = second
+        .queues
+        .iter()
+        .find(|q| q.logical_id == "Ledger")
+        .expect("fifo");
+    assert!(ledger.url.ends_with("prov-Ledger.fifo"), "{}", ledger.url);
+    let queues = clients.sqs.list_queues().send().await.expect("queues");
+    assert_eq!(queues.queue_urls().len(), 3, "{:?}", queues.queue_urls());
+
+    // Secrets keep their value and ARN across runs, and the model carries the real ARN.
+    let signing = clients
+        .secrets
+        .get_secret_value()
+        .secret_id("prov/signing")
+        .send()
+        .await
+        .expect("secret");
+    let value: Value =
+        serde_json::from_str(signing.secret_string().expect("string")).expect("json");
+    assert_eq!(value["kid"], "k1");
+    assert_eq!(value["secret"].as_str().map(str::len), Some(40));
+    assert_eq!(first.outputs["SigningArn"], second.outputs["SigningArn"]);
+    assert_eq!(Some(second.outputs["SigningArn"].as_str()), signing.arn());
+    let plain = clients
+        .secrets
+        .get_secret_value()
+        .secret_id("prov-Plain")
+        .send()
+        .await
+        .expect("plain secret");
+    assert_eq!(plain.secret_string(), Some("hunter2"));
+
+    // The subscription delivers raw messages that pass its filter policy, once.
+    let subscriptions = clients
+        .sns
+        .list_subscriptions()
+        .send()
+        .await
+        .expect("subscriptions");
+    assert_eq!(subscriptions.subscriptions().len(), 1);
+    let topic = &second.topics[0];
+    for (kind, body) in [("order.cancelled", "skip"), ("order.placed", "deliver")] {
+        clients
+            .sns
+            .publish()
+            .topic_arn(&topic.arn)
+            .message(body)
+            .message_attributes(
+                "type",
+                aws_sdk_sns::types::MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(kind)
+                    .build()
+                    .expect("attribute"),
+            )
+            .send()
+            .await
+            .expect("publish");
+    }
+    let received = clients
+        .sqs
+        .receive_message()
+        .queue_url(&emails.url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(2)
+        .send()
+        .await
+        .expect("receive");
+    let bodies: Vec<_> = received
+        .messages()
+        .iter()
+        .filter_map(|m| m.body())
+        .collect();
+    assert_eq!(bodies, vec!["deliver"]);
+
+    tokio::time::timeout(Duration::from_secs(5), emulator.stop())
+        .await
+        .expect("emulator stops");
+}

@@ -1,0 +1,235 @@
+//! DynamoDB helpers: item conversion through `serde_dynamo`, and recognition of the conditional-write
+//! failures services turn into 409s.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::{
+    Error as DynamoError,
+    types::{AttributeValue, CancellationReason},
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// A DynamoDB item (or key) as the SDK represents it.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// Converts a value that serializes as a map into a DynamoDB item.
+///
+/// # Errors
+/// When `value` does not serialize to a map (e.g. a bare number).
+pub fn to_item<T: Serialize>(value: &T) -> Result<Item, serde_dynamo::Error> {
+    serde_dynamo::aws_sdk_dynamodb_1::to_item(value)
+}
+
+/// Converts a DynamoDB item into a value.
+///
+/// # Errors
+/// When the item does not have `T`'s shape.
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, serde_dynamo::Error> {
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item)
+}
+
+/// Converts a list of items, as a `Query` returns them.
+///
+/// # Errors
+/// When any item does not have `T`'s shape.
+pub fn from_items<T: DeserializeOwned>(items: Vec<Item>) -> Result<Vec<T>, serde_dynamo::Error> {
+    items.into_iter().map(from_item).collect()
+}
+
+/// Cancellation code DynamoDB reports for a transaction item whose condition failed.
+pub const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailed";
+
+/// Why one item of a cancelled transaction failed, in the order of the transaction's items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelReason {
+    /// DynamoDB's code: `None` (this item was fine), `ConditionalCheckFailed`, `TransactionConflict`, ...
+    pub code: String,
+    /// DynamoDB's message, if any.
+    pub message: Option<String>,
+}
+
+impl CancelReason {
+    /// Whether this item's condition expression failed.
+    #[must_use]
+    pub fn is_condition_failed(&self) -> bool {
+        self.code == CONDITIONAL_CHECK_FAILED
+    }
+}
+
+impl From<&CancellationReason> for CancelReason {
+    fn from(reason: &CancellationReason) -> Self {
+        Self {
+            code: reason.code().unwrap_or("None").to_owned(),
+            message: reason.message().map(str::to_owned),
+        }
+    }
+}
+
+/// A failed DynamoDB call, sorted into what services decide on.
+#[derive(Debug)]
+pub enum WriteFailure {
+    /// `ConditionalCheckFailedException`: a single-item write's condition did not hold.
+    ConditionFailed,
+    /// `TransactionCanceledException`: a transaction was cancelled; one reason per item, in order.
+    TransactionCanceled(Vec<CancelReason>),
+    /// Anything else (throttling, network, permissions): usually a 500.
+    Other(DynamoError),
+}
+
+impl WriteFailure {
+    /// Whether a condition failed: the single-item case, or any item of a cancelled transaction.
+    #[must_use]
+    pub fn is_condition_failed(&self) -> bool {
+        match self {
+            Self::ConditionFailed => true,
+            Self::TransactionCanceled(reasons) => {
+                reasons.iter().any(CancelReason::is_condition_failed)
+            }
+            Self::Other(_) => false,
+        }
+    }
+
+    /// Indexes of the transaction items whose condition failed (empty unless transaction-cancelled).
+    #[must_use]
+    pub fn failed_conditions(&self) -> Vec<usize> {
+        match self {
+            Self::TransactionCanceled(reasons) => reasons
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.is_condition_failed())
+                .map(|(i, _)| i)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Sorts any DynamoDB error (an `SdkError` of any operation, an operation error, or the service-wide
+/// [`aws_sdk_dynamodb::Error`]) into a [`WriteFailure`].
+///
+/// ```
+/// use aws_sdk_dynamodb::{operation::put_item::PutItemError, types::error::ConditionalCheckFailedException};
+/// use shared::dynamo::{WriteFailure, classify};
+///
+/// let err = PutItemError::ConditionalCheckFailedException(ConditionalCheckFailedException::builder().build());
+/// assert!(matches!(classify(err), WriteFailure::ConditionFailed));
+/// ```
+#[must_use]
+pub fn classify<E>(error: E) -> WriteFailure
+where
+    DynamoError: From<E>,
+{
+    match DynamoError::from(error) {
+        DynamoError::ConditionalCheckFailedException(_) => WriteFailure::ConditionFailed,
+        DynamoError::TransactionCanceledException(e) => WriteFailure::TransactionCanceled(
+            e.cancellation_reasons()
+                .iter()
+                .map(CancelReason::from)
+                .collect(),
+        ),
+        other => WriteFailure::Other(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::{
+        operation::{put_item::PutItemError, transact_write_items::TransactWriteItemsError},
+        types::error::{
+            ConditionalCheckFailedException, ResourceNotFoundException,
+            TransactionCanceledException,
+        },
+    };
+    use serde::Deserialize;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Stock {
+        pk: String,
+        available: u32,
+        tags: Vec<String>,
+        note: Option<String>,
+    }
+
+    #[test]
+    fn items_round_trip() {
+        let stock = Stock {
+            pk: "PRODUCT#1".into(),
+            available: 5,
+            tags: vec!["a".into()],
+            note: None,
+        };
+        let item = to_item(&stock).unwrap();
+        assert_eq!(item["pk"], AttributeValue::S("PRODUCT#1".into()));
+        assert_eq!(item["available"], AttributeValue::N("5".into()));
+        assert_eq!(from_item::<Stock>(item).unwrap(), stock);
+    }
+
+    #[test]
+    fn an_item_of_the_wrong_shape_is_an_error() {
+        let item: Item = [("pk".to_owned(), AttributeValue::N("1".into()))].into();
+        assert!(from_item::<Stock>(item.clone()).is_err());
+        assert!(from_items::<Stock>(vec![item]).is_err());
+        assert!(to_item(&42).is_err());
+    }
+
+    #[test]
+    fn a_failed_condition_on_a_single_write_is_recognised() {
+        let err = PutItemError::ConditionalCheckFailedException(
+            ConditionalCheckFailedException::builder()
+                .message("The conditional request failed")
+                .build(),
+        );
+        let failure = classify(err);
+        assert!(matches!(failure, WriteFailure::ConditionFailed));
+        assert!(failure.is_condition_failed());
+    }
+
+    #[test]
+    fn a_cancelled_transaction_reports_which_items_failed() {
+        let exception = TransactionCanceledException::builder()
+            .cancellation_reasons(CancellationReason::builder().code("None").build())
+            .cancellation_reasons(
+                CancellationReason::builder()
+                    .code(CONDITIONAL_CHECK_FAILED)
+                    .message("not enough stock")
+                    .build(),
+            )
+            .build();
+        let failure = classify(TransactWriteItemsError::TransactionCanceledException(
+            exception,
+        ));
+        let WriteFailure::TransactionCanceled(reasons) = &failure else {
+            panic!("expected a cancelled transaction")
+        };
+        assert_eq!(reasons.len(), 2);
+        assert_eq!(reasons[1].message.as_deref(), Some("not enough stock"));
+        assert!(failure.is_condition_failed());
+        assert_eq!(failure.failed_conditions(), vec![1]);
+    }
+
+    #[test]
+    fn a_transaction_cancelled_for_other_reasons_is_not_a_condition_failure() {
+        let exception = TransactionCanceledException::builder()
+            .cancellation_reasons(
+                CancellationReason::builder()
+                    .code("TransactionConflict")
+                    .build(),
+            )
+            .build();
+        let failure = classify(DynamoError::TransactionCanceledException(exception));
+        assert!(!failure.is_condition_failed());
+        assert!(failure.failed_conditions().is_empty());
+    }
+
+    #[test]
+    fn other_errors_pass_through() {
+        let err =
+            PutItemError::ResourceNotFoundException(ResourceNotFoundException::builder().build());
+        assert!(matches!(
+            classify(err),
+            WriteFailure::Other(DynamoError::ResourceNotFoundException(_))
+        ));
+    }
+}

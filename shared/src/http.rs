@@ -1,0 +1,566 @@
+//! The request edge shared by every HTTP function.
+//!
+//! A handler is an `async fn(&State, Request, &RequestContext) -> Result<Response<Body>, ApiError>`;
+//! the binary runs it through [`run_http`]:
+//!
+//! ```no_run
+//! use lambda_http::{Body, Error, Request, Response, service_fn};
+//! use shared::{ApiError, RequestContext, http};
+//!
+//! struct State;
+//!
+//! async fn handler(_state: &State, _req: Request, ctx: &RequestContext) -> Result<Response<Body>, ApiError> {
+//!     http::ok(ctx, &serde_json::json!({"hello": "world"}))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     shared::telemetry::init();
+//!     let state = State;
+//!     lambda_http::run(service_fn(|req| http::run_http(&state, req, handler))).await
+//! }
+//! ```
+//!
+//! [`run_http`] derives the [`RequestContext`], runs the handler inside a `request` tracing span that
+//! carries `request_id` and `correlation_id` (so every log line of the request has them), turns any
+//! [`ApiError`] into problem+json, makes sure every response echoes `x-correlation-id`, and logs one
+//! summary line per request.
+
+use std::{convert::Infallible, time::Instant};
+
+use lambda_http::{
+    Body, Request, RequestExt, Response,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    request::RequestContext as LambdaRequestContext,
+};
+use serde::{Serialize, de::DeserializeOwned};
+use tracing::Instrument as _;
+
+use crate::{
+    error::{ApiError, Context as _},
+    ids,
+};
+
+/// Header carrying the correlation id, accepted from clients and echoed on every response.
+pub const CORRELATION_ID_HEADER: &str = "x-correlation-id";
+
+/// Longest correlation id accepted from a client.
+pub const MAX_CORRELATION_ID_LEN: usize = 128;
+
+/// Default largest JSON request body accepted by [`parse_json`], in bytes (64 KiB).
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// Media type of JSON responses.
+pub const JSON: &str = "application/json";
+
+/// Who a request is, for logs and error bodies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// API Gateway's id for the request (`requestContext.requestId`).
+    pub request_id: String,
+    /// The id that follows the request through logs, the saga and events: the client's
+    /// `X-Correlation-Id` when it is a sane token, otherwise the request id.
+    pub correlation_id: String,
+}
+
+impl RequestContext {
+    /// A context with the given ids (tests, non-HTTP entry points). A correlation id that is not a
+    /// sane token is replaced by the request id.
+    #[must_use]
+    pub fn new(request_id: impl Into<String>, correlation_id: impl Into<String>) -> Self {
+        let request_id = request_id.into();
+        let correlation_id = correlation_id.into();
+        let correlation_id = if is_valid_correlation_id(&correlation_id) {
+            correlation_id
+        } else {
+            request_id.clone()
+        };
+        Self {
+            request_id,
+            correlation_id,
+        }
+    }
+
+    /// Derives the context of an API Gateway request.
+    ///
+    /// The request id is `requestContext.requestId`; failing that the Lambda invocation id; failing
+    /// that a fresh UUIDv7. The correlation id is the `X-Correlation-Id` header when
+    /// [`is_valid_correlation_id`] accepts it, otherwise the request id.
+    #[must_use]
+    pub fn from_request(req: &Request) -> Self {
+        let from_gateway = match req.request_context_ref() {
+            Some(LambdaRequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+            _ => None,
+        };
+        let request_id = from_gateway
+            .filter(|id| !id.is_empty())
+            .or_else(|| {
+                req.lambda_context_ref()
+                    .map(|c| c.request_id.clone())
+                    .filter(|id| !id.is_empty())
+            })
+            .unwrap_or_else(|| ids::new_id().to_string());
+        let correlation_id = req
+            .headers()
+            .get(CORRELATION_ID_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|id| is_valid_correlation_id(id))
+            .map_or_else(|| request_id.clone(), str::to_owned);
+        Self {
+            request_id,
+            correlation_id,
+        }
+    }
+
+    /// Sets `x-correlation-id` on `headers` unless the handler already did.
+    pub fn stamp(&self, headers: &mut HeaderMap) {
+        if !headers.contains_key(CORRELATION_ID_HEADER)
+            && let Ok(value) = HeaderValue::from_str(&self.correlation_id)
+        {
+            headers.insert(CORRELATION_ID_HEADER, value);
+        }
+    }
+}
+
+/// Whether a client-supplied correlation id is a sane token: 1 to 128 characters from
+/// `[A-Za-z0-9._:-]`.
+#[must_use]
+pub fn is_valid_correlation_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_CORRELATION_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// Runs `handler` for one request: the adapter between `lambda_http` and the project's handlers.
+///
+/// Never fails: errors become problem+json responses (see the [module docs](self)).
+///
+/// # Errors
+/// None; the `Result` is what `lambda_http::run` expects.
+pub async fn run_http<S, H>(
+    state: &S,
+    req: Request,
+    handler: H,
+) -> Result<Response<Body>, Infallible>
+where
+    S: ?Sized,
+    H: AsyncFnOnce(&S, Request, &RequestContext) -> Result<Response<Body>, ApiError>,
+{
+    let ctx = RequestContext::from_request(&req);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %ctx.request_id,
+        correlation_id = %ctx.correlation_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    async {
+        let started = Instant::now();
+        let mut response = match handler(state, req, &ctx).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(&ctx),
+        };
+        ctx.stamp(response.headers_mut());
+        let status = response.status().as_u16();
+        let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if status >= 500 {
+            tracing::error!(status, elapsed_ms, "request failed");
+        } else {
+            tracing::info!(status, elapsed_ms, "request completed");
+        }
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}
+
+/// A JSON response with the given status, `content-type: application/json` and `x-correlation-id`.
+///
+/// # Errors
+/// [`ApiError::Internal`] if `body` cannot be serialized (e.g. a map with non-string keys).
+pub fn json<T: Serialize + ?Sized>(
+    ctx: &RequestContext,
+    status: StatusCode,
+    body: &T,
+) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(body).context("serialize the response body")?;
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+    ctx.stamp(response.headers_mut());
+    Ok(response)
+}
+
+/// 200 OK with a JSON body.
+///
+/// # Errors
+/// As [`json`].
+pub fn ok<T: Serialize + ?Sized>(
+    ctx: &RequestContext,
+    body: &T,
+) -> Result<Response<Body>, ApiError> {
+    json(ctx, StatusCode::OK, body)
+}
+
+/// 201 Created with a JSON body and a `Location` header.
+///
+/// # Errors
+/// As [`json`], or [`ApiError::Internal`] if `location` is not a valid header value.
+pub fn created<T: Serialize + ?Sized>(
+    ctx: &RequestContext,
+    location: &str,
+    body: &T,
+) -> Result<Response<Body>, ApiError> {
+    let mut response = json(ctx, StatusCode::CREATED, body)?;
+    let location = HeaderValue::from_str(location).context("build the Location header")?;
+    response.headers_mut().insert(header::LOCATION, location);
+    Ok(response)
+}
+
+/// 202 Accepted with a JSON body.
+///
+/// # Errors
+/// As [`json`].
+pub fn accepted<T: Serialize + ?Sized>(
+    ctx: &RequestContext,
+    body: &T,
+) -> Result<Response<Body>, ApiError> {
+    json(ctx, StatusCode::ACCEPTED, body)
+}
+
+/// 204 No Content, echoing `x-correlation-id`.
+#[must_use]
+pub fn no_content(ctx: &RequestContext) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    ctx.stamp(response.headers_mut());
+    response
+}
+
+/// Parses a JSON request body of at most [`DEFAULT_BODY_LIMIT`] bytes. See [`parse_json_limited`].
+///
+/// # Errors
+/// As [`parse_json_limited`].
+pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    parse_json_limited(req, DEFAULT_BODY_LIMIT)
+}
+
+/// Parses a JSON request body of at most `limit` bytes into `T`.
+///
+/// # Errors
+/// - 413 `PAYLOAD_TOO_LARGE` when the body is over `limit` bytes;
+/// - 400 `MISSING_BODY` when there is no body;
+/// - 415 `UNSUPPORTED_MEDIA_TYPE` unless `content-type` is `application/json` or `application/*+json`;
+/// - 400 `MALFORMED_JSON` when the body is not JSON;
+/// - 400 `INVALID_BODY` when it is JSON of the wrong shape (missing field, wrong type).
+pub fn parse_json_limited<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
+    let bytes: &[u8] = req.body().as_ref();
+    if bytes.len() > limit {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "MISSING_BODY",
+            "A JSON request body is required.",
+        ));
+    }
+    if !is_json_content_type(req.headers()) {
+        return Err(ApiError::UnsupportedMediaType {
+            expected: JSON.into(),
+        });
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_data() {
+            ApiError::bad_request(
+                "INVALID_BODY",
+                format!("The request body has the wrong shape: {e}."),
+            )
+        } else {
+            ApiError::bad_request(
+                "MALFORMED_JSON",
+                format!("The request body is not valid JSON: {e}."),
+            )
+        }
+    })
+}
+
+/// Whether `content-type` names JSON: `application/json` or `application/<anything>+json`, any
+/// parameters (such as `charset`) allowed.
+#[must_use]
+pub fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == JSON || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The first value of query parameter `name`, if present.
+#[must_use]
+pub fn query_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.query_string_parameters_ref()
+        .and_then(|params| params.first(name))
+}
+
+/// The path parameter `name` (from the route's `{name}`), if present.
+#[must_use]
+pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.path_parameters_ref()
+        .and_then(|params| params.first(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::http::Method;
+    use serde::Deserialize;
+    use serde_json::{Value, json};
+
+    fn request(body: &str, content_type: Option<&str>, correlation: Option<&str>) -> Request {
+        let mut builder = lambda_http::http::Request::builder()
+            .method(Method::POST)
+            .uri("/v1/things");
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        if let Some(id) = correlation {
+            builder = builder.header(CORRELATION_ID_HEADER, id);
+        }
+        let body = if body.is_empty() {
+            Body::Empty
+        } else {
+            Body::Text(body.to_owned())
+        };
+        builder.body(body).unwrap()
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Thing {
+        name: String,
+        quantity: u32,
+    }
+
+    #[test]
+    fn sane_correlation_ids_are_accepted() {
+        assert!(is_valid_correlation_id("abc-123_x.y:z"));
+        assert!(is_valid_correlation_id(&"a".repeat(128)));
+        assert!(!is_valid_correlation_id(""));
+        assert!(!is_valid_correlation_id(&"a".repeat(129)));
+        assert!(!is_valid_correlation_id("a b"));
+        assert!(!is_valid_correlation_id("<script>"));
+        assert!(!is_valid_correlation_id("abc\u{e9}"));
+    }
+
+    #[test]
+    fn context_takes_the_client_correlation_id_only_when_sane() {
+        let ctx = RequestContext::from_request(&request("", None, Some("order-flow-42")));
+        assert_eq!(ctx.correlation_id, "order-flow-42");
+        let ctx =
+            RequestContext::from_request(&request("", None, Some("'; DROP TABLE orders; --")));
+        assert_eq!(ctx.correlation_id, ctx.request_id);
+        assert!(!ctx.request_id.is_empty());
+        assert_eq!(RequestContext::new("r", "bad id").correlation_id, "r");
+    }
+
+    #[test]
+    fn parse_json_reads_a_valid_body() {
+        let req = request(
+            r#"{"name":"mug","quantity":2}"#,
+            Some("application/json; charset=utf-8"),
+            None,
+        );
+        assert_eq!(
+            parse_json::<Thing>(&req).unwrap(),
+            Thing {
+                name: "mug".into(),
+                quantity: 2
+            }
+        );
+        let req = request(
+            r#"{"name":"mug","quantity":2}"#,
+            Some("application/merge-patch+json"),
+            None,
+        );
+        assert!(parse_json::<Thing>(&req).is_ok());
+    }
+
+    #[test]
+    fn malformed_json_is_a_400_not_a_500() {
+        let req = request(r#"{"name":"#, Some("application/json"), None);
+        let error = parse_json::<Thing>(&req).unwrap_err();
+        assert_eq!(error.status(), 400);
+        assert_eq!(error.code(), "MALFORMED_JSON");
+    }
+
+    #[test]
+    fn json_of_the_wrong_shape_is_a_400() {
+        let req = request(
+            r#"{"name":"mug","quantity":-1}"#,
+            Some("application/json"),
+            None,
+        );
+        let error = parse_json::<Thing>(&req).unwrap_err();
+        assert_eq!(
+            (error.status().as_u16(), error.code()),
+            (400, "INVALID_BODY")
+        );
+    }
+
+    #[test]
+    fn a_wrong_or_missing_content_type_is_a_415() {
+        for content_type in [
+            Some("text/plain"),
+            Some("application/x-www-form-urlencoded"),
+            None,
+        ] {
+            let req = request(r#"{"name":"mug","quantity":2}"#, content_type, None);
+            assert_eq!(parse_json::<Thing>(&req).unwrap_err().status(), 415);
+        }
+    }
+
+    #[test]
+    fn an_oversized_body_is_a_413() {
+        let body = format!(r#"{{"name":"{}","quantity":1}}"#, "x".repeat(200));
+        let req = request(&body, Some("application/json"), None);
+        let error = parse_json_limited::<Thing>(&req, 100).unwrap_err();
+        assert_eq!(error.status(), 413);
+        assert_eq!(error.code(), "PAYLOAD_TOO_LARGE");
+    }
+
+    #[test]
+    fn a_missing_body_is_a_400() {
+        let req = request("", Some("application/json"), None);
+        assert_eq!(
+            parse_json::<Thing>(&req).unwrap_err().code(),
+            "MISSING_BODY"
+        );
+    }
+
+    #[test]
+    fn json_helpers_set_content_type_and_echo_the_correlation_id() {
+        let ctx = RequestContext::new("req-1", "corr-1");
+        let response = created(&ctx, "/v1/things/1", &json!({"id": 1})).unwrap();
+        assert_eq!(response.status(), 201);
+        assert_eq!(response.headers()["content-type"], JSON);
+        assert_eq!(response.headers()[CORRELATION_ID_HEADER], "corr-1");
+        assert_eq!(response.headers()["location"], "/v1/things/1");
+        assert_eq!(no_content(&ctx).headers()[CORRELATION_ID_HEADER], "corr-1");
+    }
+
+    async fn failing(
+        _state: &(),
+        _req: Request,
+        _ctx: &RequestContext,
+    ) -> Result<Response<Body>, ApiError> {
+        Err(ApiError::not_found("nothing here"))
+    }
+
+    async fn echoing(
+        state: &str,
+        _req: Request,
+        ctx: &RequestContext,
+    ) -> Result<Response<Body>, ApiError> {
+        ok(ctx, &json!({"state": state, "requestId": ctx.request_id}))
+    }
+
+    #[tokio::test]
+    async fn run_http_turns_errors_into_problem_json() {
+        let response = run_http(&(), request("", None, Some("c-1")), failing)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        assert_eq!(response.headers()[CORRELATION_ID_HEADER], "c-1");
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(body["code"], "NOT_FOUND");
+        assert!(body["requestId"].as_str().is_some_and(|id| !id.is_empty()));
+    }
+
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    async fn logging(
+        _state: &(),
+        _req: Request,
+        _ctx: &RequestContext,
+    ) -> Result<Response<Body>, ApiError> {
+        tracing::info!("inside the handler");
+        Err(ApiError::internal(
+            "load the order",
+            std::io::Error::other("socket closed"),
+        ))
+    }
+
+    #[tokio::test]
+    async fn every_log_line_of_a_request_carries_its_ids() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(crate::telemetry::json_layer(move || writer.clone()));
+        let _guard = tracing::subscriber::set_default(subscriber);
+        run_http(&(), request("", None, Some("corr-7")), logging)
+            .await
+            .unwrap();
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let messages: Vec<_> = lines
+            .iter()
+            .map(|l| l["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            messages,
+            ["inside the handler", "load the order", "request failed"]
+        );
+        for line in &lines {
+            assert_eq!(line["correlation_id"], "corr-7");
+            assert!(line["request_id"].as_str().is_some_and(|id| !id.is_empty()));
+        }
+        assert_eq!(lines[1]["error"], "socket closed");
+        assert_eq!(lines[2]["status"], 500);
+    }
+
+    #[tokio::test]
+    async fn run_http_lends_the_state_to_the_handler() {
+        let response = run_http("platform", request("", None, None), echoing)
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
+        assert_eq!(body["state"], "platform");
+        assert_eq!(
+            response.headers()[CORRELATION_ID_HEADER],
+            body["requestId"].as_str().unwrap()
+        );
+    }
+}
