@@ -26,9 +26,9 @@ if [ -f "$venv/.installed" ] && [ "$(cat "$venv/.installed")" = "$want" ]; then
   exit 0
 fi
 
-echo "Installing $name tools into $venv (first run only)..." >&2
+echo "Installing the pinned Python environment '$name' into $venv (first run only)..." >&2
 rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$requirements" >&2
 echo "$want" > "$venv/.installed"
-echo "Installed $name tools." >&2
+echo "Installed '$name'." >&2

@@ -50,7 +50,12 @@ impl Summary {
 }
 
 /// Measures `runs` cold starts of `executable`, each answering `event`.
-pub async fn cold_start(binary: &str, executable: PathBuf, event: Bytes, runs: usize) -> anyhow::Result<ColdStart> {
+pub async fn cold_start(
+    binary: &str,
+    executable: PathBuf,
+    event: Bytes,
+    runs: usize,
+) -> anyhow::Result<ColdStart> {
     let mut init = Vec::new();
     let mut first_response = Vec::new();
     let mut rss = Vec::new();
@@ -74,11 +79,20 @@ pub async fn cold_start(binary: &str, executable: PathBuf, event: Bytes, runs: u
                 memory_mb: 128,
                 max_instances: 1,
             }],
-            RuntimeOptions { log_sink: LogSink::discard(), ..RuntimeOptions::default() },
+            RuntimeOptions {
+                log_sink: LogSink::discard(),
+                ..RuntimeOptions::default()
+            },
         );
-        let invocation = lambda.invoke(binary, InvokeRequest::new(event.clone())).await?;
+        let invocation = lambda
+            .invoke(binary, InvokeRequest::new(event.clone()))
+            .await?;
         if let Outcome::Error(error) = &invocation.outcome {
-            bail!("{binary} failed: {} {}", error.error_type, error.error_message);
+            bail!(
+                "{binary} failed: {} {}",
+                error.error_type,
+                error.error_message
+            );
         }
         let Some(init_duration) = invocation.init_duration else {
             bail!("{binary}: the first invocation was not a cold start");
@@ -122,7 +136,10 @@ pub fn print(results: &[ColdStart]) {
         "{:<14} {:>5}  {:>22}  {:>22}  {:>18}",
         "binary", "runs", "to first /next ms", "to first response ms", "peak RSS MiB"
     );
-    println!("{:<14} {:>5}  {:>22}  {:>22}  {:>18}", "", "", "median (min-max)", "median (min-max)", "median");
+    println!(
+        "{:<14} {:>5}  {:>22}  {:>22}  {:>18}",
+        "", "", "median (min-max)", "median (min-max)", "median"
+    );
     for r in results {
         println!(
             "{:<14} {:>5}  {:>7.2} ({:>5.2}-{:>6.2})  {:>7.2} ({:>5.2}-{:>6.2})  {:>18.1}",

@@ -92,7 +92,9 @@ impl Emulator {
             .context("read the emulator's port")?;
         let Some(first) = first else {
             let status = child.wait().await.context("wait for the emulator")?;
-            bail!("the emulator exited before it was ready ({status}); run with RUST_LOG=local::emulator=debug to see why");
+            bail!(
+                "the emulator exited before it was ready ({status}); run with RUST_LOG=local::emulator=debug to see why"
+            );
         };
         let port = serde_json::from_str::<serde_json::Value>(&first)
             .ok()

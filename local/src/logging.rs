@@ -8,7 +8,8 @@ pub const DEFAULT_FILTER: &str = "warn,local=info,local_lambda=info,function=inf
 
 /// Installs the log subscriber for the `local` binary (`RUST_LOG` overrides the filter).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -18,7 +18,11 @@ use local::stack::{Stack, StackOptions};
 use local_lambda::{InvokeRequest, Outcome};
 
 #[derive(Parser)]
-#[command(name = "local", version, about = "Runs the template's functions, APIs, queues and tables on this machine")]
+#[command(
+    name = "local",
+    version,
+    about = "Runs the template's functions, APIs, queues and tables on this machine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -109,9 +113,21 @@ async fn main() -> ExitCode {
     local::logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Up { stack, port, emulator_port } => up(stack, port, emulator_port).await,
-        Command::Invoke { function, event, stack } => invoke(&function, event, stack).await,
-        Command::ColdStart { binaries, runs, profile } => cold_start(&binaries, runs, profile).await,
+        Command::Up {
+            stack,
+            port,
+            emulator_port,
+        } => up(stack, port, emulator_port).await,
+        Command::Invoke {
+            function,
+            event,
+            stack,
+        } => invoke(&function, event, stack).await,
+        Command::ColdStart {
+            binaries,
+            runs,
+            profile,
+        } => cold_start(&binaries, runs, profile).await,
     };
     match result {
         Ok(code) => code,
@@ -133,7 +149,11 @@ async fn up(args: StackArgs, port: u16, emulator_port: u16) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
-async fn invoke(function: &str, event: Option<PathBuf>, args: StackArgs) -> anyhow::Result<ExitCode> {
+async fn invoke(
+    function: &str,
+    event: Option<PathBuf>,
+    args: StackArgs,
+) -> anyhow::Result<ExitCode> {
     let payload = match &event {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
@@ -151,7 +171,14 @@ async fn invoke(function: &str, event: Option<PathBuf>, args: StackArgs) -> anyh
             .with_context(|| format!("the template has no function {function:?}"))?;
         let invocation = stack
             .lambda()
-            .invoke(&name, InvokeRequest { payload, trace_id: None, client_context: None })
+            .invoke(
+                &name,
+                InvokeRequest {
+                    payload,
+                    trace_id: None,
+                    client_context: None,
+                },
+            )
             .await?;
         let (body, code) = match &invocation.outcome {
             Outcome::Success(body) => (body.clone(), ExitCode::SUCCESS),
@@ -165,9 +192,17 @@ async fn invoke(function: &str, event: Option<PathBuf>, args: StackArgs) -> anyh
         eprintln!(
             "{} {} in {} ms ({})",
             name,
-            if matches!(invocation.outcome, Outcome::Success(_)) { "succeeded" } else { "failed" },
+            if matches!(invocation.outcome, Outcome::Success(_)) {
+                "succeeded"
+            } else {
+                "failed"
+            },
             invocation.duration.as_millis(),
-            if invocation.cold_start { "cold" } else { "warm" },
+            if invocation.cold_start {
+                "cold"
+            } else {
+                "warm"
+            },
         );
         anyhow::Ok(code)
     }
@@ -193,7 +228,8 @@ async fn cold_start(specs: &[String], runs: usize, profile: Profile) -> anyhow::
             .with_context(|| format!("no executable for {binary}"))?
             .clone();
         eprintln!("measuring {binary} ({runs} cold starts)...");
-        results.push(local::bench::cold_start(&binary, executable, Bytes::from(event), runs).await?);
+        results
+            .push(local::bench::cold_start(&binary, executable, Bytes::from(event), runs).await?);
     }
     local::bench::print(&results);
     Ok(ExitCode::SUCCESS)
@@ -202,17 +238,33 @@ async fn cold_start(specs: &[String], runs: usize, profile: Profile) -> anyhow::
 fn print_summary(stack: &Stack) {
     let model = stack.model();
     eprintln!();
-    eprintln!("Local stack {:?} is up ({} ms).", model.stack_name, stack.start_duration().as_millis());
+    eprintln!(
+        "Local stack {:?} is up ({} ms).",
+        model.stack_name,
+        stack.start_duration().as_millis()
+    );
     for api in stack.apis() {
         eprintln!("  {:<14} {}", api.logical_id, api.url());
-        if let Some(spec) = model.http_apis.iter().find(|a| a.logical_id == api.logical_id) {
+        if let Some(spec) = model
+            .http_apis
+            .iter()
+            .find(|a| a.logical_id == api.logical_id)
+        {
             for route in &spec.routes {
-                let auth = route.authorizer.as_deref().map(|a| format!("  [{a}]")).unwrap_or_default();
+                let auth = route
+                    .authorizer
+                    .as_deref()
+                    .map(|a| format!("  [{a}]"))
+                    .unwrap_or_default();
                 eprintln!("      {:<34} -> {}{auth}", route.route_key, route.function);
             }
         }
     }
-    eprintln!("  {:<14} {}  (AWS_ENDPOINT_URL of every function)", "Emulator", stack.emulator_endpoint());
+    eprintln!(
+        "  {:<14} {}  (AWS_ENDPOINT_URL of every function)",
+        "Emulator",
+        stack.emulator_endpoint()
+    );
     eprintln!(
         "  {} functions, {} tables, {} queues, {} topics, {} secrets",
         model.functions.len(),

@@ -4,6 +4,10 @@
 //!
 //! Running it twice against the same emulator is fine: what already exists is
 //! kept (a secret keeps its value) and only its physical id is read back.
+//!
+//! Subscriptions with protocol `lambda` (a function's `Type: SNS` event) are
+//! returned in the model but not created in the emulator: it would try to
+//! invoke its own Lambda service and fail every `Publish` to the topic.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -31,6 +35,7 @@ pub struct Clients {
 }
 
 impl Clients {
+    /// Clients for every service provisioning uses, from one SDK configuration.
     pub fn new(config: &SdkConfig) -> Self {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(config),
@@ -125,6 +130,18 @@ pub async fn provision(
         .context("resolve the template with the provisioned resources")?;
 
     for sub in &model.subscriptions {
+        // The emulator would deliver to its own (empty) Lambda service and fail every
+        // Publish to the topic, so function subscriptions stay in the model only.
+        if sub.protocol.eq_ignore_ascii_case("lambda") {
+            tracing::warn!(
+                target: LOG_TARGET,
+                kind = "subscription",
+                name = %sub.logical_id,
+                endpoint = %sub.endpoint,
+                "not subscribed in the emulator: SNS to Lambda delivery is not emulated"
+            );
+            continue;
+        }
         let mut request = clients
             .sns
             .subscribe()

@@ -58,7 +58,12 @@ impl EventSource {
     }
 
     /// Polls until `shutdown` is cancelled.
-    pub async fn run(self: Arc<Self>, sqs: Client, lambda: Arc<Lambda>, shutdown: CancellationToken) {
+    pub async fn run(
+        self: Arc<Self>,
+        sqs: Client,
+        lambda: Arc<Lambda>,
+        shutdown: CancellationToken,
+    ) {
         while !shutdown.is_cancelled() {
             let batch = tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -109,21 +114,35 @@ impl EventSource {
             if batch.is_empty() {
                 return Ok(batch);
             }
-            let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.source.batching_window);
-            if batch.len() >= batch_size || Instant::now() >= deadline || (empty && wait.is_zero()) {
+            let deadline =
+                *deadline.get_or_insert_with(|| Instant::now() + self.source.batching_window);
+            if batch.len() >= batch_size || Instant::now() >= deadline || (empty && wait.is_zero())
+            {
                 return Ok(batch);
             }
         }
     }
 
     /// Invokes the function with one batch and deletes what succeeded.
-    pub async fn deliver(&self, sqs: &Client, lambda: &Lambda, messages: Vec<Message>) -> anyhow::Result<BatchReport> {
+    pub async fn deliver(
+        &self,
+        sqs: &Client,
+        lambda: &Lambda,
+        messages: Vec<Message>,
+    ) -> anyhow::Result<BatchReport> {
         let started = Instant::now();
         let event = self.event(&messages);
         let correlation_id = messages.first().and_then(correlation_id);
         let payload = Bytes::from(serde_json::to_vec(&event)?);
         let invocation = lambda
-            .invoke(&self.function, InvokeRequest { payload, trace_id: None, client_context: None })
+            .invoke(
+                &self.function,
+                InvokeRequest {
+                    payload,
+                    trace_id: None,
+                    client_context: None,
+                },
+            )
             .await
             .with_context(|| format!("invoke {}", self.function))?;
 
@@ -134,7 +153,10 @@ impl EventSource {
                     Some(failed) if failed.is_empty() => ("ok", failed),
                     Some(failed) => ("partial", failed),
                     // An unusable response fails the whole batch, as on AWS.
-                    None => ("invalid response", ids.iter().map(|id| (*id).to_owned()).collect()),
+                    None => (
+                        "invalid response",
+                        ids.iter().map(|id| (*id).to_owned()).collect(),
+                    ),
                 }
             }
             Outcome::Success(_) => ("ok", HashSet::new()),
@@ -146,7 +168,11 @@ impl EventSource {
             .filter(|m| m.message_id().is_some_and(|id| !failed_ids.contains(id)))
             .collect();
         let deleted = self.delete(sqs, &to_delete).await?;
-        let report = BatchReport { received: messages.len(), deleted, failed: messages.len() - deleted };
+        let report = BatchReport {
+            received: messages.len(),
+            deleted,
+            failed: messages.len() - deleted,
+        };
         let error_type = match &invocation.outcome {
             Outcome::Error(error) => error.error_type.as_str(),
             Outcome::Success(_) => "",
@@ -206,7 +232,9 @@ impl EventSource {
                     .map(|attrs| {
                         attrs
                             .iter()
-                            .map(|(name, value)| (name.as_str().to_owned(), Value::String(value.clone())))
+                            .map(|(name, value)| {
+                                (name.as_str().to_owned(), Value::String(value.clone()))
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -221,9 +249,15 @@ impl EventSource {
                                     attr.insert("stringValue".into(), json!(s));
                                 }
                                 if let Some(b) = value.binary_value() {
-                                    attr.insert("binaryValue".into(), json!(base64_encode(b.as_ref())));
+                                    attr.insert(
+                                        "binaryValue".into(),
+                                        json!(base64_encode(b.as_ref())),
+                                    );
                                 }
-                                attr.insert("stringListValues".into(), json!(value.string_list_values()));
+                                attr.insert(
+                                    "stringListValues".into(),
+                                    json!(value.string_list_values()),
+                                );
                                 attr.insert(
                                     "binaryListValues".into(),
                                     Value::Array(
@@ -295,7 +329,10 @@ fn correlation_id(message: &Message) -> Option<String> {
         return Some(id.to_owned());
     }
     let inner: Value = serde_json::from_str(body.get("Message")?.as_str()?).ok()?;
-    inner.get("correlationId").and_then(Value::as_str).map(str::to_owned)
+    inner
+        .get("correlationId")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 fn queue_name(arn: &str) -> &str {
@@ -309,20 +346,28 @@ fn base64_encode(bytes: &[u8]) -> String {
 
 /// Event sources of a model, with their queue URLs, grouped per function.
 pub fn event_sources(model: &local_template::Model) -> Vec<EventSource> {
-    let urls: HashMap<&str, &str> = model.queues.iter().map(|q| (q.arn.as_str(), q.url.as_str())).collect();
+    let urls: HashMap<&str, &str> = model
+        .queues
+        .iter()
+        .map(|q| (q.arn.as_str(), q.url.as_str()))
+        .collect();
     model
         .functions
         .iter()
         .flat_map(|function| {
-            function.sqs_events.iter().filter(|e| e.enabled).filter_map(|source| {
-                let url = urls.get(source.queue_arn.as_str())?;
-                Some(EventSource {
-                    function: function.name.clone(),
-                    source: source.clone(),
-                    queue_url: (*url).to_owned(),
-                    region: model.region.clone(),
+            function
+                .sqs_events
+                .iter()
+                .filter(|e| e.enabled)
+                .filter_map(|source| {
+                    let url = urls.get(source.queue_arn.as_str())?;
+                    Some(EventSource {
+                        function: function.name.clone(),
+                        source: source.clone(),
+                        queue_url: (*url).to_owned(),
+                        region: model.region.clone(),
+                    })
                 })
-            })
         })
         .collect()
 }
@@ -337,15 +382,29 @@ mod tests {
 
     #[test]
     fn empty_or_null_responses_mean_every_message_succeeded() {
-        for body in ["", "  ", "null", "{}", r#"{"batchItemFailures": []}"#, r#"{"batchItemFailures": null}"#] {
-            assert_eq!(batch_item_failures(body.as_bytes(), &batch()), Some(HashSet::new()), "{body:?}");
+        for body in [
+            "",
+            "  ",
+            "null",
+            "{}",
+            r#"{"batchItemFailures": []}"#,
+            r#"{"batchItemFailures": null}"#,
+        ] {
+            assert_eq!(
+                batch_item_failures(body.as_bytes(), &batch()),
+                Some(HashSet::new()),
+                "{body:?}"
+            );
         }
     }
 
     #[test]
     fn named_failures_are_the_only_ones_kept() {
         let body = br#"{"batchItemFailures": [{"itemIdentifier": "b"}]}"#;
-        assert_eq!(batch_item_failures(body, &batch()), Some(["b".to_owned()].into_iter().collect()));
+        assert_eq!(
+            batch_item_failures(body, &batch()),
+            Some(["b".to_owned()].into_iter().collect())
+        );
     }
 
     #[test]
@@ -358,7 +417,11 @@ mod tests {
             r#"{"batchItemFailures": "b"}"#,
             "not json",
         ] {
-            assert_eq!(batch_item_failures(body.as_bytes(), &batch()), None, "{body}");
+            assert_eq!(
+                batch_item_failures(body.as_bytes(), &batch()),
+                None,
+                "{body}"
+            );
         }
     }
 }

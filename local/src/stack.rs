@@ -97,9 +97,17 @@ impl Stack {
 
         // Build and start the emulator at the same time: both take a while.
         let preview = template
-            .resolve(&LoadOptions { stack_name: options.stack_name.clone(), ..LoadOptions::default() }, &Default::default())
+            .resolve(
+                &LoadOptions {
+                    stack_name: options.stack_name.clone(),
+                    parameter_overrides: options.parameter_overrides.clone(),
+                    ..LoadOptions::default()
+                },
+                &Default::default(),
+            )
             .with_context(|| format!("resolve {}", options.template.display()))?;
-        let binaries: BTreeSet<String> = preview.functions.iter().map(|f| f.binary.clone()).collect();
+        let binaries: BTreeSet<String> =
+            preview.functions.iter().map(|f| f.binary.clone()).collect();
         let (executables, emulator) = tokio::try_join!(
             build_binaries(&options.root, &binaries, options.profile),
             Emulator::start(&options.root, options.emulator_port),
@@ -169,15 +177,24 @@ impl Stack {
                     tracing::error!(target: "local::stack", api = %logical_id, error = format!("{err:#}"), "HTTP API stopped");
                 }
             });
-            apis.push(ServedApi { logical_id: api.logical_id.clone(), address });
+            apis.push(ServedApi {
+                logical_id: api.logical_id.clone(),
+                address,
+            });
         }
 
         let sqs_client = aws_sdk_sqs::Client::new(&sdk_config);
         for source in sqs::event_sources(&model) {
-            let max_instances = lambda.function(&source.function).map_or(1, |f| f.max_instances);
+            let max_instances = lambda
+                .function(&source.function)
+                .map_or(1, |f| f.max_instances);
             let source = Arc::new(source);
             for _ in 0..source.pollers(max_instances) {
-                tasks.spawn(source.clone().run(sqs_client.clone(), lambda.clone(), shutdown.clone()));
+                tasks.spawn(source.clone().run(
+                    sqs_client.clone(),
+                    lambda.clone(),
+                    shutdown.clone(),
+                ));
             }
         }
 

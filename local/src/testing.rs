@@ -75,7 +75,11 @@ pub async fn spawn_with(configure: impl FnOnce(&mut StackOptions)) -> anyhow::Re
     let stack = Stack::start(options).await?;
     let base_url = stack.api_url().unwrap_or_default();
     let client = Client::builder(TokioExecutor::new()).build_http();
-    Ok(TestStack { stack, base_url, client })
+    Ok(TestStack {
+        stack,
+        base_url,
+        client,
+    })
 }
 
 impl TestStack {
@@ -105,8 +109,17 @@ impl TestStack {
         let response = self.client.request(request).await.context("send request")?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response.into_body().collect().await.context("read response")?.to_bytes();
-        Ok(TestResponse { status, headers, body })
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .context("read response")?
+            .to_bytes();
+        Ok(TestResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
     /// `GET path`.
@@ -115,7 +128,11 @@ impl TestStack {
     }
 
     /// `POST path` with a JSON body.
-    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> anyhow::Result<TestResponse> {
+    pub async fn post_json(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<TestResponse> {
         self.request(
             Method::POST,
             path,

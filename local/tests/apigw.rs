@@ -2,9 +2,12 @@
 //! runtime: the fixtures `fixture-http` (an echoing HTTP function) and
 //! `fixture-authorizer` (a Lambda authorizer).
 
+// The helpers outside the test functions fail the test on a setup error too.
+#![allow(clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,11 +64,11 @@ fn build_fixtures() -> BTreeMap<String, PathBuf> {
         .collect()
 }
 
-fn function(name: &str, executable: &PathBuf, timeout: Duration) -> FunctionConfig {
+fn function(name: &str, executable: &Path, timeout: Duration) -> FunctionConfig {
     FunctionConfig {
         name: name.into(),
         arn: format!("arn:aws:lambda:us-east-1:123456789012:function:{name}"),
-        executable: executable.clone(),
+        executable: executable.to_path_buf(),
         environment: BTreeMap::from([("AWS_REGION".to_string(), "us-east-1".to_string())]),
         timeout,
         memory_mb: 128,
@@ -159,8 +162,18 @@ impl Api {
                     None,
                     Duration::from_millis(300),
                 ),
-                route("GET /secure/{proxy+}", "HttpFunction", Some("Simple"), default_timeout),
-                route("GET /policy/{proxy+}", "HttpFunction", Some("Policy"), default_timeout),
+                route(
+                    "GET /secure/{proxy+}",
+                    "HttpFunction",
+                    Some("Simple"),
+                    default_timeout,
+                ),
+                route(
+                    "GET /policy/{proxy+}",
+                    "HttpFunction",
+                    Some("Policy"),
+                    default_timeout,
+                ),
                 route("ANY /{proxy+}", "HttpFunction", None, default_timeout),
             ],
             default_throttle: None,
@@ -195,7 +208,13 @@ impl Api {
         }
     }
 
-    async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
         let mut request = http::Request::builder()
             .method(method)
             .uri(format!("http://{}{path}", self.addr));
@@ -241,7 +260,10 @@ async fn a_real_function_gets_the_request_and_its_answer_reaches_the_client() {
     let r = api
         .get(
             "/items/a%20b?q=red%20shoes&q=blue",
-            &[("cookie", "session=s1; theme=dark"), ("x-correlation-id", "corr-1")],
+            &[
+                ("cookie", "session=s1; theme=dark"),
+                ("x-correlation-id", "corr-1"),
+            ],
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -254,7 +276,10 @@ async fn a_real_function_gets_the_request_and_its_answer_reaches_the_client() {
     assert_eq!(echo["path"], "/items/a%20b");
     assert_eq!(echo["pathParameters"]["id"], "a b");
     assert_eq!(echo["query"]["q"], "red shoes,blue");
-    assert_eq!(echo["cookies"], serde_json::json!(["session=s1", "theme=dark"]));
+    assert_eq!(
+        echo["cookies"],
+        serde_json::json!(["session=s1", "theme=dark"])
+    );
     assert_eq!(echo["headers"]["x-correlation-id"], "corr-1");
     api.stop().await;
 }
@@ -320,16 +345,26 @@ async fn statuses_shortcuts_and_failures_come_back_as_api_gateway_gives_them() {
 async fn the_simple_authorizer_guards_its_routes_and_its_answer_is_cached() {
     let api = Api::start().await;
     let r = api.get("/secure/cart", &[]).await;
-    assert_eq!((r.status, r.body.as_ref()), (401, &br#"{"message":"Unauthorized"}"#[..]));
+    assert_eq!(
+        (r.status, r.body.as_ref()),
+        (401, &br#"{"message":"Unauthorized"}"#[..])
+    );
     let r = api.get("/secure/cart", &[("authorization", "deny")]).await;
-    assert_eq!((r.status, r.body.as_ref()), (403, &br#"{"message":"Forbidden"}"#[..]));
+    assert_eq!(
+        (r.status, r.body.as_ref()),
+        (403, &br#"{"message":"Forbidden"}"#[..])
+    );
 
-    let first = api.get("/secure/cart", &[("authorization", "allow-alice")]).await;
+    let first = api
+        .get("/secure/cart", &[("authorization", "allow-alice")])
+        .await;
     assert_eq!(first.status, 200);
     let lambda = &first.json()["requestContext"]["authorizer"]["lambda"];
     assert_eq!(lambda["userId"], "alice");
     let calls = lambda["calls"].clone();
-    let second = api.get("/secure/orders", &[("authorization", "allow-alice")]).await;
+    let second = api
+        .get("/secure/orders", &[("authorization", "allow-alice")])
+        .await;
     assert_eq!(second.status, 200);
     assert_eq!(
         second.json()["requestContext"]["authorizer"]["lambda"]["calls"],
@@ -342,12 +377,16 @@ async fn the_simple_authorizer_guards_its_routes_and_its_answer_is_cached() {
 #[tokio::test]
 async fn the_policy_authorizer_allows_with_its_principal_or_forbids() {
     let api = Api::start().await;
-    let r = api.get("/policy/x", &[("authorization", "policy-allow-bob")]).await;
+    let r = api
+        .get("/policy/x", &[("authorization", "policy-allow-bob")])
+        .await;
     assert_eq!(r.status, 200);
     let lambda = &r.json()["requestContext"]["authorizer"]["lambda"];
     assert_eq!(lambda["principalId"], "bob");
     assert_eq!(lambda["userId"], "bob");
-    let r = api.get("/policy/x", &[("authorization", "policy-deny")]).await;
+    let r = api
+        .get("/policy/x", &[("authorization", "policy-deny")])
+        .await;
     assert_eq!(r.status, 403);
     api.stop().await;
 }

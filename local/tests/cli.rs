@@ -1,6 +1,9 @@
 //! `local up` as a developer runs it: the repository's template comes up, answers
 //! `GET /v1/health`, and Ctrl-C stops it without leaving any process behind.
 
+// Helpers outside the test functions fail the test on a setup error too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -13,7 +16,11 @@ fn children(pid: u32) -> Vec<u32> {
         return found;
     };
     for entry in entries.flatten() {
-        let Some(child) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
@@ -21,7 +28,10 @@ fn children(pid: u32) -> Vec<u32> {
         };
         // The fields after the parenthesised command name: state, ppid, ...
         let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let ppid = after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok());
+        let ppid = after
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
         if ppid == Some(pid) {
             found.push(child);
         }
@@ -32,20 +42,31 @@ fn children(pid: u32) -> Vec<u32> {
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|stat| {
-            let state = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().next();
+            let state = stat
+                .rsplit_once(')')
+                .map_or("", |(_, rest)| rest)
+                .split_whitespace()
+                .next();
             state != Some("Z")
         })
         .unwrap_or(false)
 }
 
 fn http_get(url: &str) -> (u16, String) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<bytes::Bytes>>();
         let response = client.get(url.parse().unwrap()).await.unwrap();
         let status = response.status().as_u16();
-        let body = http_body_util::BodyExt::collect(response.into_body()).await.unwrap().to_bytes();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
         (status, String::from_utf8_lossy(&body).into_owned())
     })
 }
@@ -107,16 +128,68 @@ fn up_serves_the_template_and_ctrl_c_leaves_no_process_behind() {
 
     // Ctrl-C.
     let pid = i32::try_from(child.id()).unwrap();
-    assert!(Command::new("kill").args(["-INT", &pid.to_string()]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "local up did not stop after Ctrl-C");
+        assert!(
+            Instant::now() < deadline,
+            "local up did not stop after Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "local up exits cleanly: {status}");
     let left: Vec<u32> = started.into_iter().filter(|pid| alive(*pid)).collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+#[test]
+fn invoke_runs_one_function_with_a_sample_event_and_prints_its_response() {
+    let root = local::paths::repo_root();
+    let output = Command::new(env!("CARGO_BIN_EXE_local"))
+        .current_dir(&root)
+        .args([
+            "invoke",
+            "HealthFunction",
+            "--event",
+            "events/health.json",
+            "--stack-name",
+            "cli-invoke",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let response: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(response["statusCode"], 200);
+    let body: serde_json::Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["status"], "ok");
+}
+
+#[test]
+fn invoke_names_an_unknown_function() {
+    let output = Command::new(env!("CARGO_BIN_EXE_local"))
+        .current_dir(local::paths::repo_root())
+        .args(["invoke", "NoSuchFunction", "--stack-name", "cli-unknown"])
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("NoSuchFunction"), "{stderr}");
 }

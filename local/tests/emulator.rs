@@ -1,6 +1,9 @@
 //! The emulator keeps DynamoDB's atomicity under concurrency: conditional writes never
 //! oversell and failed transactions never undo other clients' writes.
 
+// Helpers outside the test functions fail the test on a setup error too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashSet;
 
 use aws_sdk_dynamodb::Client;
@@ -44,7 +47,9 @@ fn n(value: i64) -> AttributeValue {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_conditional_decrements_never_oversell() {
-    let emulator = Emulator::start(&local::paths::repo_root(), 0).await.unwrap();
+    let emulator = Emulator::start(&local::paths::repo_root(), 0)
+        .await
+        .unwrap();
     let client = Client::new(&emulator.sdk_config().await);
     table(&client, "counters").await;
     client
@@ -108,7 +113,9 @@ async fn concurrent_conditional_decrements_never_oversell() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failing_transactions_lose_no_acknowledged_puts() {
-    let emulator = Emulator::start(&local::paths::repo_root(), 0).await.unwrap();
+    let emulator = Emulator::start(&local::paths::repo_root(), 0)
+        .await
+        .unwrap();
     let client = Client::new(&emulator.sdk_config().await);
     table(&client, "items").await;
     client

@@ -1,5 +1,8 @@
 //! Provisioning against the emulator: every resource kind, twice over.
 
+// Helpers outside the test functions fail the test on a setup error too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -66,6 +69,16 @@ Resources:
       Endpoint: !GetAtt Emails.Arn
       RawMessageDelivery: true
       FilterPolicy: { type: [order.placed] }
+  Notifier:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: notifier } }
+    Properties:
+      Events:
+        Placed:
+          Type: SNS
+          Properties:
+            Topic: !Ref Events
+            FilterPolicy: { type: [order.placed] }
   Signing:
     Type: AWS::SecretsManager::Secret
     Properties:
@@ -198,7 +211,18 @@ async fn provisioning_creates_every_resource_and_can_run_twice() {
         .send()
         .await
         .expect("subscriptions");
-    assert_eq!(subscriptions.subscriptions().len(), 1);
+    let mut protocols: Vec<_> = subscriptions
+        .subscriptions()
+        .iter()
+        .filter_map(|s| s.protocol())
+        .collect();
+    protocols.sort_unstable();
+    assert_eq!(
+        protocols,
+        vec!["sqs"],
+        "function subscriptions stay out of the emulator"
+    );
+    assert!(second.subscriptions.iter().any(|s| s.protocol == "lambda"));
     let topic = &second.topics[0];
     for (kind, body) in [("order.cancelled", "skip"), ("order.placed", "deliver")] {
         clients

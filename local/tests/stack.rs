@@ -2,6 +2,9 @@
 //! routing, the authorizer, cold and warm starts, scaling, timeouts, crashes, and SQS
 //! partial batch failures through redelivery to the dead-letter queue.
 
+// Helpers outside the test functions fail the test on a setup error too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -18,7 +21,9 @@ async fn fixture_stack() -> TestStack {
 }
 
 fn pid(body: &Value) -> u64 {
-    body["pid"].as_u64().unwrap_or_else(|| panic!("no pid in {body}"))
+    body["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no pid in {body}"))
 }
 
 async fn invoke(stack: &TestStack, function: &str, payload: Value) -> local_lambda::Invocation {
@@ -75,21 +80,65 @@ async fn routes_select_functions_and_pass_path_parameters() {
     assert_eq!(body["body"], r#"{"hello":"world"}"#);
     assert_eq!(body["isBase64Encoded"], false);
 
-    // No route matches: the `$default` route's function answers, and its bare JSON result
-    // is returned as a 200 application/json body (the payload 2.0 shortcut).
-    let unknown = stack.get("/no/such/path").await.unwrap();
-    assert_eq!(unknown.status, 200, "{}", unknown.text());
-    assert_eq!(unknown.header("content-type"), Some("application/json"));
-    let event = &unknown.json()["event"];
-    assert_eq!(event["routeKey"], "$default");
-    assert_eq!(event["rawPath"], "/no/such/path");
+    // A bare JSON result (no statusCode) is returned as a 200 application/json body, the
+    // payload format 2.0 shortcut; fixture-echo returns the event it was given.
+    let raw = stack
+        .request(
+            Method::PUT,
+            "/raw/7?a=1&a=2&b=",
+            &[
+                ("x-multi", "1"),
+                ("cookie", "c=3"),
+                ("content-type", "text/plain"),
+            ],
+            "text body",
+        )
+        .await
+        .unwrap();
+    assert_eq!(raw.status, 200, "{}", raw.text());
+    assert_eq!(raw.header("content-type"), Some("application/json"));
+    let event = &raw.json()["event"];
     assert_eq!(event["version"], "2.0");
-    assert_eq!(event["requestContext"]["http"]["method"], "GET");
+    assert_eq!(event["routeKey"], "ANY /raw/{id}");
+    assert_eq!(event["rawPath"], "/raw/7");
+    assert_eq!(event["rawQueryString"], "a=1&a=2&b=");
+    assert_eq!(event["queryStringParameters"]["a"], "1,2");
+    assert_eq!(event["pathParameters"]["id"], "7");
+    assert_eq!(event["cookies"], json!(["c=3"]));
+    assert_eq!(event["headers"]["x-multi"], "1");
+    assert_eq!(event["body"], "text body");
+    assert_eq!(event["requestContext"]["http"]["method"], "PUT");
+    assert_eq!(event["requestContext"]["http"]["path"], "/raw/7");
+    assert_eq!(event["requestContext"]["routeKey"], "ANY /raw/{id}");
+    assert_eq!(event["requestContext"]["stage"], "$default");
     assert!(event["requestContext"]["requestId"].is_string());
+    assert!(event["requestContext"]["http"]["sourceIp"].is_string());
+
+    // No route and no `$default`: API Gateway's own 404.
+    let unknown = stack.get("/no/such/path").await.unwrap();
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json(), json!({"message": "Not Found"}));
+
+    // A binary request body reaches the function base64-encoded.
+    let upload = stack
+        .request(
+            Method::POST,
+            "/echo",
+            &[("content-type", "application/octet-stream")],
+            vec![0u8, 159, 146, 150, 255],
+        )
+        .await
+        .unwrap();
+    assert_eq!(upload.status, 200, "{}", upload.text());
+    assert_eq!(upload.json()["isBase64Encoded"], true);
+    assert_eq!(upload.json()["body"], "AJ+Slv8=");
 
     let binary = stack.get("/binary").await.unwrap();
     assert_eq!(binary.status, 200);
-    assert_eq!(binary.body.as_ref(), (0..=255u8).collect::<Vec<_>>().as_slice());
+    assert_eq!(
+        binary.body.as_ref(),
+        (0..=255u8).collect::<Vec<_>>().as_slice()
+    );
 
     stack.shutdown().await;
 }
@@ -103,14 +152,24 @@ async fn the_authorizer_allows_denies_and_passes_its_context() {
     assert_eq!(missing.json(), json!({"message": "Unauthorized"}));
 
     let denied = stack
-        .request(Method::GET, "/private/1", &[("authorization", "deny")], Bytes::new())
+        .request(
+            Method::GET,
+            "/private/1",
+            &[("authorization", "deny")],
+            Bytes::new(),
+        )
         .await
         .unwrap();
     assert_eq!(denied.status, 403);
     assert_eq!(denied.json(), json!({"message": "Forbidden"}));
 
     let allowed = stack
-        .request(Method::GET, "/private/1", &[("authorization", "allow-alice")], Bytes::new())
+        .request(
+            Method::GET,
+            "/private/1",
+            &[("authorization", "allow-alice")],
+            Bytes::new(),
+        )
         .await
         .unwrap();
     assert_eq!(allowed.status, 200, "{}", allowed.text());
@@ -120,15 +179,28 @@ async fn the_authorizer_allows_denies_and_passes_its_context() {
 
     // The same identity within the cache TTL is not authorized again.
     let again = stack
-        .request(Method::GET, "/private/2", &[("authorization", "allow-alice")], Bytes::new())
+        .request(
+            Method::GET,
+            "/private/2",
+            &[("authorization", "allow-alice")],
+            Bytes::new(),
+        )
         .await
         .unwrap();
     assert_eq!(again.status, 200);
-    assert_eq!(again.json()["requestContext"]["authorizer"]["lambda"]["calls"], context["calls"]);
+    assert_eq!(
+        again.json()["requestContext"]["authorizer"]["lambda"]["calls"],
+        context["calls"]
+    );
 
     // IAM policy responses.
     let policy_allowed = stack
-        .request(Method::GET, "/policy/7", &[("authorization", "policy-allow-carol")], Bytes::new())
+        .request(
+            Method::GET,
+            "/policy/7",
+            &[("authorization", "policy-allow-carol")],
+            Bytes::new(),
+        )
         .await
         .unwrap();
     assert_eq!(policy_allowed.status, 200, "{}", policy_allowed.text());
@@ -137,7 +209,12 @@ async fn the_authorizer_allows_denies_and_passes_its_context() {
         "carol"
     );
     let policy_denied = stack
-        .request(Method::GET, "/policy/7", &[("authorization", "policy-deny")], Bytes::new())
+        .request(
+            Method::GET,
+            "/policy/7",
+            &[("authorization", "policy-deny")],
+            Bytes::new(),
+        )
         .await
         .unwrap();
     assert_eq!(policy_denied.status, 403);
@@ -163,7 +240,9 @@ async fn the_first_invocation_is_cold_and_the_next_is_warm_on_the_same_instance(
 async fn template_parameters_reach_the_function_environment() {
     let stack = testing::spawn_with(|options| {
         options.template = local::paths::repo_root().join(FIXTURES);
-        options.parameter_overrides.insert("Greeting".into(), "bonjour".into());
+        options
+            .parameter_overrides
+            .insert("Greeting".into(), "bonjour".into());
     })
     .await
     .unwrap();
@@ -171,7 +250,10 @@ async fn template_parameters_reach_the_function_environment() {
     let env = &body["env"];
     assert_eq!(env["FIXTURE_GREETING"], "bonjour");
     assert_eq!(env["AWS_ENDPOINT_URL"], stack.stack().emulator_endpoint());
-    assert!(env.get("HOME").is_none(), "the host environment does not leak in");
+    assert!(
+        env.get("HOME").is_none(),
+        "the host environment does not leak in"
+    );
     stack.shutdown().await;
 }
 
@@ -188,13 +270,23 @@ async fn concurrent_requests_start_more_instances_up_to_the_reserved_concurrency
             pid(&r.json())
         })
         .collect();
-    assert_eq!(pids.len(), 3, "three concurrent requests ran on three instances");
+    assert_eq!(
+        pids.len(),
+        3,
+        "three concurrent requests ran on three instances"
+    );
 
     // A fourth concurrent request waits for a free instance instead of starting a fourth.
     let requests = (0..4).map(|_| stack.get("/sleep/300"));
     let responses = futures::future::join_all(requests).await;
-    let more: HashSet<u64> = responses.iter().map(|r| pid(&r.as_ref().unwrap().json())).collect();
-    assert!(more.is_subset(&pids), "no instance beyond ReservedConcurrentExecutions: {more:?} vs {pids:?}");
+    let more: HashSet<u64> = responses
+        .iter()
+        .map(|r| pid(&r.as_ref().unwrap().json()))
+        .collect();
+    assert!(
+        more.is_subset(&pids),
+        "no instance beyond ReservedConcurrentExecutions: {more:?} vs {pids:?}"
+    );
     stack.shutdown().await;
 }
 
@@ -208,13 +300,26 @@ async fn an_instance_that_times_out_is_killed_and_replaced() {
     let started = Instant::now();
     let timed_out = stack.get("/slow/sleep/5000").await.unwrap();
     assert_eq!(timed_out.status, 500);
-    assert_eq!(timed_out.json(), json!({"message": "Internal Server Error"}));
-    assert!(started.elapsed() < Duration::from_secs(4), "killed at the 1 s timeout");
-    assert!(!std::path::Path::new(&format!("/proc/{before}")).exists(), "the instance was killed");
+    assert_eq!(
+        timed_out.json(),
+        json!({"message": "Internal Server Error"})
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "killed at the 1 s timeout"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{before}")).exists(),
+        "the instance was killed"
+    );
 
     let after = stack.get("/slow/sleep/0").await.unwrap();
     assert_eq!(after.status, 200);
-    assert_ne!(pid(&after.json()), before, "a fresh instance serves the next request");
+    assert_ne!(
+        pid(&after.json()),
+        before,
+        "a fresh instance serves the next request"
+    );
     stack.shutdown().await;
 }
 
@@ -269,26 +374,45 @@ async fn cors_preflight_and_throttling_are_answered_by_the_gateway() {
         .await
         .unwrap();
     assert_eq!(preflight.status, 204);
-    assert_eq!(preflight.header("access-control-allow-origin"), Some("https://shop.example.com"));
+    assert_eq!(
+        preflight.header("access-control-allow-origin"),
+        Some("https://shop.example.com")
+    );
     assert_eq!(preflight.header("access-control-max-age"), Some("300"));
 
     let simple = stack
-        .request(Method::GET, "/items/1", &[("origin", "https://shop.example.com")], Bytes::new())
+        .request(
+            Method::GET,
+            "/items/1",
+            &[("origin", "https://shop.example.com")],
+            Bytes::new(),
+        )
         .await
         .unwrap();
-    assert_eq!(simple.header("access-control-allow-origin"), Some("https://shop.example.com"));
+    assert_eq!(
+        simple.header("access-control-allow-origin"),
+        Some("https://shop.example.com")
+    );
 
     let mut statuses = Vec::new();
     for _ in 0..6 {
         statuses.push(stack.get("/throttled").await.unwrap());
     }
     let throttled: Vec<_> = statuses.iter().filter(|r| r.status == 429).collect();
-    assert!(!throttled.is_empty(), "a burst of 2 at 1 rps throttles six quick requests");
+    assert!(
+        !throttled.is_empty(),
+        "a burst of 2 at 1 rps throttles six quick requests"
+    );
     assert_eq!(throttled[0].json(), json!({"message": "Too Many Requests"}));
     stack.shutdown().await;
 }
 
-async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str, want: usize, within: Duration) -> Vec<String> {
+async fn receive_all(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    want: usize,
+    within: Duration,
+) -> Vec<String> {
     let deadline = Instant::now() + within;
     let mut bodies = Vec::new();
     while bodies.len() < want && Instant::now() < deadline {
@@ -317,14 +441,37 @@ async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str, want: usize, within: 
 async fn failed_queue_messages_are_redelivered_then_moved_to_the_dead_letter_queue() {
     let stack = fixture_stack().await;
     let model = stack.stack().model();
-    let work = model.queues.iter().find(|q| q.logical_id == "WorkQueue").unwrap().url.clone();
-    let dead = model.queues.iter().find(|q| q.logical_id == "WorkDeadLetters").unwrap().url.clone();
-    let topic = model.topics.iter().find(|t| t.logical_id == "Events").unwrap().arn.clone();
+    let work = model
+        .queues
+        .iter()
+        .find(|q| q.logical_id == "WorkQueue")
+        .unwrap()
+        .url
+        .clone();
+    let dead = model
+        .queues
+        .iter()
+        .find(|q| q.logical_id == "WorkDeadLetters")
+        .unwrap()
+        .url
+        .clone();
+    let topic = model
+        .topics
+        .iter()
+        .find(|t| t.logical_id == "Events")
+        .unwrap()
+        .arn
+        .clone();
     let sqs = aws_sdk_sqs::Client::new(stack.stack().sdk_config());
     let sns = aws_sdk_sns::Client::new(stack.stack().sdk_config());
 
     for body in ["ok-1", "fail-1", "ok-2"] {
-        sqs.send_message().queue_url(&work).message_body(body).send().await.unwrap();
+        sqs.send_message()
+            .queue_url(&work)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
     }
     // Through the topic: the filter policy lets only OrderPlaced reach the queue, and raw
     // delivery puts the message itself in the body.
@@ -362,9 +509,16 @@ async fn failed_queue_messages_are_redelivered_then_moved_to_the_dead_letter_que
         .await
         .unwrap();
     let count = |name: aws_sdk_sqs::types::QueueAttributeName| {
-        attributes.attributes().and_then(|a| a.get(&name)).cloned().unwrap_or_default()
+        attributes
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .cloned()
+            .unwrap_or_default()
     };
-    assert_eq!(count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages), "0");
+    assert_eq!(
+        count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages),
+        "0"
+    );
     assert_eq!(
         count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
         "0",

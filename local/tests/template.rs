@@ -2,6 +2,9 @@
 //! every function resource names a binary that exists and has a sample event in `events/`,
 //! and every function binary has its resource.
 
+// Helpers outside the test functions fail the test on a setup error too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -17,7 +20,11 @@ fn function_binaries(root: &Path) -> BTreeSet<String> {
         .args(["metadata", "--no-deps", "--format-version", "1"])
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let functions = root.join("functions");
     metadata["packages"]
@@ -35,11 +42,16 @@ fn function_binaries(root: &Path) -> BTreeSet<String> {
 fn every_function_has_its_binary_and_sample_event_and_every_binary_its_function() {
     let root = repo_root();
     let template = Template::from_file(root.join("template.yaml")).unwrap();
-    let model = template.resolve(&LoadOptions::default(), &Default::default()).unwrap();
+    let model = template
+        .resolve(&LoadOptions::default(), &Default::default())
+        .unwrap();
     let in_template: BTreeSet<String> = model.functions.iter().map(|f| f.binary.clone()).collect();
     let in_code = function_binaries(&root);
     assert!(!in_code.is_empty());
-    assert_eq!(in_template, in_code, "template binaries vs. function crates' binaries");
+    assert_eq!(
+        in_template, in_code,
+        "template binaries vs. function crates' binaries"
+    );
     for binary in &in_code {
         let event = root.join("events").join(format!("{binary}.json"));
         let text = std::fs::read_to_string(&event)
@@ -58,11 +70,22 @@ fn every_function_is_built_by_cargo_lambda_with_its_binary_named() {
         if resource["Type"] != "AWS::Serverless::Function" {
             continue;
         }
-        assert_eq!(resource["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
-        let code_uri = resource["Properties"]["CodeUri"].as_str().unwrap_or_default();
+        assert_eq!(
+            resource["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{id}"
+        );
+        let code_uri = resource["Properties"]["CodeUri"]
+            .as_str()
+            .unwrap_or_default();
         let crate_dir = root.join(code_uri);
-        assert!(crate_dir.join("Cargo.toml").is_file(), "{id}: CodeUri {code_uri} is a crate");
-        assert!(!crate_dir.join("target").exists(), "{id}: no Cargo target dir inside CodeUri");
+        assert!(
+            crate_dir.join("Cargo.toml").is_file(),
+            "{id}: CodeUri {code_uri} is a crate"
+        );
+        assert!(
+            !crate_dir.join("target").exists(),
+            "{id}: no Cargo target dir inside CodeUri"
+        );
     }
 }
 
@@ -84,7 +107,10 @@ fn tool(name: &str, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn cfn_lint_passes() {
-    let output = tool("cfn-lint", &["template.yaml", "local/tests/fixtures/template.yaml"]);
+    let output = tool(
+        "cfn-lint",
+        &["template.yaml", "local/tests/fixtures/template.yaml"],
+    );
     assert!(
         output.status.success(),
         "cfn-lint:\n{}{}",
@@ -95,7 +121,17 @@ fn cfn_lint_passes() {
 
 #[test]
 fn sam_validate_lint_passes() {
-    let output = tool("sam", &["validate", "--lint", "--template", "template.yaml", "--region", "us-east-1"]);
+    let output = tool(
+        "sam",
+        &[
+            "validate",
+            "--lint",
+            "--template",
+            "template.yaml",
+            "--region",
+            "us-east-1",
+        ],
+    );
     assert!(
         output.status.success(),
         "sam validate --lint:\n{}{}",

@@ -241,3 +241,19 @@ async fn fixture_sqs_reports_partial_batch_failures() {
     assert_eq!(failure(&crashed).error_type, "Fixture.BatchFailed");
     lambda.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streaming_http_function_is_answered_as_a_gateway_response() {
+    let lambda = Lambda::new(vec![function("stream", "fixture-stream")], options());
+    let streamed = success(
+        &lambda
+            .invoke("stream", event(http_event("GET", "/items/7", None)))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(streamed["statusCode"], 201);
+    assert_eq!(streamed["body"], "streamed /items/7");
+    assert_eq!(streamed["isBase64Encoded"], false);
+    assert_eq!(streamed["headers"]["x-fixture"], "stream");
+    lambda.shutdown().await;
+}

@@ -13,6 +13,9 @@ use local_lambda::{
 };
 use serde_json::{Value, json};
 
+/// Function, instance, stream, text.
+type CapturedLine = (String, u64, LogStream, String);
+
 fn event(value: Value) -> InvokeRequest {
     InvokeRequest::new(value.to_string())
 }
@@ -378,7 +381,7 @@ async fn the_environment_is_exactly_the_given_one_plus_the_lambda_variables() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn function_output_goes_to_the_log_sink_line_by_line() {
-    let lines: Arc<Mutex<Vec<(String, u64, LogStream, String)>>> = Arc::default();
+    let lines: Arc<Mutex<Vec<CapturedLine>>> = Arc::default();
     let sink = {
         let lines = Arc::clone(&lines);
         LogSink::new(move |line| {
@@ -482,5 +485,38 @@ async fn the_runtime_api_answers_like_lambda() {
     assert_eq!(error.error_type, "Probe.Declined");
     assert_eq!(json(&error.payload)["stackTrace"], json!([]));
     assert!(!handled.cold_start);
+    lambda.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_invocation_finishes_in_the_background_and_keeps_its_instance() {
+    let lambda = Lambda::new(
+        vec![FunctionConfig {
+            max_instances: 1,
+            ..function("echo", "fixture-echo")
+        }],
+        options(),
+    );
+    let warm = lambda.invoke("echo", event(json!({}))).await.unwrap();
+
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(200),
+        lambda.invoke("echo", event(json!({ "sleepMs": 800 }))),
+    )
+    .await;
+    assert!(abandoned.is_err(), "the caller gave up");
+    assert_eq!(
+        lambda.stats("echo").unwrap().busy,
+        1,
+        "the invocation still runs"
+    );
+
+    let next = lambda.invoke("echo", event(json!({}))).await.unwrap();
+    assert!(!next.cold_start);
+    assert_eq!(
+        next.pid, warm.pid,
+        "the instance was neither killed nor replaced"
+    );
+    assert_eq!(lambda.stats("echo").unwrap().started, 1);
     lambda.shutdown().await;
 }

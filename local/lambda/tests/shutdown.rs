@@ -66,4 +66,19 @@ async fn shutdown_kills_busy_and_idle_instances_and_leaves_no_process_behind() {
         Err(InvokeError::ShuttingDown)
     ));
     assert_eq!(lambda.stats("echo").unwrap().total, 0);
+
+    // A Lambda dropped without shutdown still takes its instances with it.
+    let dropped = Lambda::new(vec![function("echo", "fixture-echo")], options());
+    let invocation = dropped
+        .invoke("echo", InvokeRequest::new("{}"))
+        .await
+        .unwrap();
+    assert_eq!(children(), vec![invocation.pid.unwrap()]);
+    drop(dropped);
+    eventually(
+        Duration::from_secs(5),
+        "the dropped Lambda's instance to exit",
+        || children().is_empty(),
+    )
+    .await;
 }

@@ -140,7 +140,10 @@ impl CorsPolicy {
     }
 
     /// Replaces whatever CORS headers the integration set with the configured ones.
-    pub fn apply(&self, request: &HeaderMap, response: &mut HeaderMap) {
+    ///
+    /// A preflight that a route catches (`OPTIONS`, `ANY` or `$default`) reaches its
+    /// integration, and the configured preflight headers go on that integration's answer.
+    pub fn apply(&self, method: &Method, request: &HeaderMap, response: &mut HeaderMap) {
         let names: Vec<header::HeaderName> = response
             .keys()
             .filter(|k| k.as_str().starts_with("access-control-"))
@@ -149,7 +152,12 @@ impl CorsPolicy {
         for name in names {
             response.remove(name);
         }
-        for (name, value) in self.response_headers(request) {
+        let headers = if Self::is_preflight(method, request) {
+            self.preflight_headers(request)
+        } else {
+            self.response_headers(request)
+        };
+        for (name, value) in headers {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 response.insert(name, v);
             }
@@ -357,7 +365,11 @@ mod tests {
             ("access-control-max-age", "9"),
             ("content-type", "application/json"),
         ]);
-        p.apply(&headers(&[("origin", "https://shop.test")]), &mut response);
+        p.apply(
+            &Method::GET,
+            &headers(&[("origin", "https://shop.test")]),
+            &mut response,
+        );
         assert_eq!(response["access-control-allow-origin"], "https://shop.test");
         assert_eq!(
             response["access-control-expose-headers"],
@@ -368,7 +380,7 @@ mod tests {
         assert_eq!(response["content-type"], "application/json");
 
         let mut response = headers(&[("access-control-allow-origin", "*")]);
-        p.apply(&headers(&[]), &mut response);
+        p.apply(&Method::GET, &headers(&[]), &mut response);
         assert!(response.get("access-control-allow-origin").is_none());
     }
 

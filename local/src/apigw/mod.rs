@@ -357,15 +357,13 @@ impl Gateway {
         if let Some(cors) = &self.cors
             && !preflight
         {
-            cors.apply(&parts.headers, &mut response.headers);
+            cors.apply(&parts.method, &parts.headers, &mut response.headers);
         }
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             response.headers.insert("apigw-requestid", v);
         }
 
-        let correlation_id = header_text(&response.headers, "x-correlation-id")
-            .or_else(|| header_text(&parts.headers, "x-correlation-id"))
-            .unwrap_or_else(|| request_id.clone());
+        let correlation_id = correlation_id(&response.headers, &parts.headers, &request_id);
         let elapsed_ms = started.elapsed().as_millis();
         let function = function.as_deref().unwrap_or("-");
         let start = match cold_start {
@@ -677,6 +675,19 @@ impl Gateway {
     fn port(&self) -> u16 {
         self.bound_port.get().copied().unwrap_or(self.port)
     }
+}
+
+/// The id that ties this request to what it causes: the `x-correlation-id`
+/// the function answered with, else the one the client sent, else the API
+/// request id.
+fn correlation_id(
+    response: &http::HeaderMap,
+    request: &http::HeaderMap,
+    request_id: &str,
+) -> String {
+    header_text(response, "x-correlation-id")
+        .or_else(|| header_text(request, "x-correlation-id"))
+        .unwrap_or_else(|| request_id.to_string())
 }
 
 fn header_text(headers: &http::HeaderMap, name: &str) -> Option<String> {

@@ -771,6 +771,59 @@ fn a_route_to_an_unknown_function_is_refused() {
 }
 
 #[test]
+fn the_correlation_id_comes_from_the_function_then_the_client_then_the_request_id() {
+    let mut response = http::HeaderMap::new();
+    let mut request = http::HeaderMap::new();
+    assert_eq!(correlation_id(&response, &request, "rid="), "rid=");
+    request.insert("x-correlation-id", HeaderValue::from_static("from-client"));
+    assert_eq!(correlation_id(&response, &request, "rid="), "from-client");
+    response.insert(
+        "x-correlation-id",
+        HeaderValue::from_static("from-function"),
+    );
+    assert_eq!(correlation_id(&response, &request, "rid="), "from-function");
+}
+
+#[tokio::test]
+async fn a_v1_authorizer_gets_the_rest_shaped_event_and_answers_with_a_policy() {
+    let mut a = authorized_api(true, Duration::ZERO);
+    if let Some(auth) = a.authorizers.get_mut("TokenAuth") {
+        auth.payload_format_version = "1.0".into();
+    }
+    let invoker = StandIn::new(|function, event| {
+        if function != "local-Authorizer" {
+            return echo(function, event);
+        }
+        let effect = if event["authorizationToken"] == "good" {
+            "Allow"
+        } else {
+            "Deny"
+        };
+        success(json!({
+            "principalId": "p1",
+            "policyDocument": {"Statement": [{"Action": "execute-api:Invoke", "Effect": effect, "Resource": event["methodArn"]}]},
+        }))
+    });
+    let g = gateway(&a, invoker.clone());
+    let r = send(&g, "GET", "/v1/cart", &[("authorization", "good")]).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        body_json(&r)["requestContext"]["authorizer"]["lambda"]["principalId"],
+        "p1"
+    );
+    let auth_event = &invoker.calls_to("local-Authorizer")[0];
+    assert_eq!(auth_event["version"], "1.0");
+    assert_eq!(auth_event["identitySource"], "good");
+    assert_eq!(auth_event["httpMethod"], "GET");
+    assert_eq!(
+        send(&g, "GET", "/v1/cart", &[("authorization", "bad")])
+            .await
+            .status(),
+        403
+    );
+}
+
+#[test]
 fn request_ids_look_like_api_gateway_ids() {
     let id = new_request_id();
     assert_eq!(id.len(), 16);

@@ -571,6 +571,12 @@ fn add_route(
         }
         None => api.default_authorizer.clone(),
     };
+    // An event's own RouteSettings go into the stage's settings for its route.
+    if let Some(settings) = ev.get("RouteSettings")
+        && let Some(t) = throttle(settings).at(|| "RouteSettings".to_string())?
+    {
+        api.route_throttles.insert(route_key.clone(), t);
+    }
     api.routes.push(Route {
         route_key,
         method,

@@ -99,29 +99,29 @@ pub(crate) fn parse(yaml: &str) -> Result<Document, TemplateError> {
             continue;
         };
         let resource = read_resource(id, entry, &globals)?;
-        if resource.kind == "AWS::Serverless::Function" {
-            if has_http_api_event_without_api_id(&resource.properties) {
-                needs_implicit_api = true;
-            }
-            let role_id = format!("{id}Role");
-            if resource.properties.get("Role").is_none() && !resources.contains_key(&role_id) {
-                doc.order.push(id.clone());
-                doc.order.push(role_id.clone());
-                doc.resources.insert(
-                    role_id,
-                    Resource {
-                        kind: "AWS::IAM::Role".into(),
-                        properties: Value::Object(Map::new()),
-                        metadata: Value::Null,
-                        condition: resource.condition.clone(),
-                    },
-                );
-                doc.resources.insert(id.clone(), resource);
-                continue;
-            }
+        if resource.kind == "AWS::Serverless::Function"
+            && has_http_api_event_without_api_id(&resource.properties)
+        {
+            needs_implicit_api = true;
         }
+        // SAM gives functions and state machines without a Role one named `<LogicalId>Role`.
+        let role_id = format!("{id}Role");
+        let implicit_role = (resource.kind == "AWS::Serverless::Function"
+            || resource.kind == "AWS::Serverless::StateMachine")
+            && resource.properties.get("Role").is_none()
+            && !resources.contains_key(&role_id);
+        let role = implicit_role.then(|| Resource {
+            kind: "AWS::IAM::Role".into(),
+            properties: Value::Object(Map::new()),
+            metadata: Value::Null,
+            condition: resource.condition.clone(),
+        });
         doc.order.push(id.clone());
         doc.resources.insert(id.clone(), resource);
+        if let Some(role) = role {
+            doc.order.push(role_id.clone());
+            doc.resources.insert(role_id, role);
+        }
     }
     if needs_implicit_api && !doc.resources.contains_key(IMPLICIT_HTTP_API) {
         let properties = match globals.get("HttpApi") {

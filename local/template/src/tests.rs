@@ -443,6 +443,10 @@ fn refs_and_attributes_follow_each_resource_type() {
             "arn:aws:iam::111122223333:role/shop-ApiRole",
         ),
         ("!Ref Bucket", "shop-Bucket"),
+        (
+            "!GetAtt FlowRole.Arn",
+            "arn:aws:iam::111122223333:role/shop-FlowRole",
+        ),
     ];
     for (expr, expected) in cases {
         assert_eq!(eval(RESOURCES, expr), json!(expected), "{expr}");
@@ -787,7 +791,12 @@ Resources:
           Properties: { ApiId: !Ref Api, Path: /health, Method: GET, Auth: { Authorizer: NONE } }
         Legacy:
           Type: HttpApi
-          Properties: { ApiId: !Ref Api, Path: /legacy, Method: GET, Auth: { Authorizer: Plain } }
+          Properties:
+            ApiId: !Ref Api
+            Path: /legacy
+            Method: GET
+            Auth: { Authorizer: Plain }
+            RouteSettings: { ThrottlingBurstLimit: 1, ThrottlingRateLimit: 2 }
 "#;
 
 #[test]
@@ -822,6 +831,13 @@ fn explicit_http_apis_carry_auth_cors_and_throttling() {
         Throttle {
             burst_limit: 5,
             rate_limit: 10000.0
+        }
+    );
+    assert_eq!(
+        api.route_throttles["GET /legacy"],
+        Throttle {
+            burst_limit: 1,
+            rate_limit: 2.0
         }
     );
     let token = &api.authorizers["Token"];
@@ -1016,4 +1032,3 @@ fn globals_merge_maps_concatenate_lists_and_let_resources_win() {
         json!({"A": 2, "M": {"x": 1, "y": 2}, "L": [1, 2], "I": {"z": 1}})
     );
 }
-

@@ -1,4 +1,8 @@
 //! The API's `$default` route: every path no other route matches gets a problem+json 404.
+//!
+//! `$default` also catches browsers' CORS preflights (`OPTIONS` with
+//! `Access-Control-Request-Method`), which API Gateway only answers itself when no route
+//! matches. Those get an empty 204, on which API Gateway puts the configured CORS headers.
 
 use lambda_http::{Body, Request, Response, http::Method};
 use shared::{ApiError, RequestContext};
@@ -8,17 +12,25 @@ use crate::Config;
 /// Longest path quoted back in the problem's detail.
 const MAX_QUOTED_PATH: usize = 200;
 
-/// Answers 404 `ROUTE_NOT_FOUND` naming the method and path.
+/// Answers 404 `ROUTE_NOT_FOUND` naming the method and path, or 204 to a CORS preflight.
 ///
 /// # Errors
-/// Always: the 404 is the answer.
+/// Every request but a preflight: the 404 is the answer.
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     _config: &Config,
     req: Request,
-    _ctx: &RequestContext,
+    ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
+    if is_preflight(&req) {
+        return Ok(shared::http::no_content(ctx));
+    }
     Err(route_not_found(req.method(), req.uri().path()))
+}
+
+/// A browser's CORS preflight: `OPTIONS` naming the method it wants to send.
+fn is_preflight(req: &Request) -> bool {
+    req.method() == Method::OPTIONS && req.headers().contains_key("access-control-request-method")
 }
 
 /// The 404 for a request no route matches.
@@ -51,6 +63,28 @@ mod tests {
         let response = run_http(&config(), req, handle).await.unwrap();
         let body = serde_json::from_slice(response.body().as_ref()).unwrap();
         (response, body)
+    }
+
+    #[tokio::test]
+    async fn a_cors_preflight_gets_an_empty_204() {
+        let mut req = samples::not_found();
+        *req.method_mut() = Method::OPTIONS;
+        req.headers_mut().insert(
+            "access-control-request-method",
+            HeaderValue::from_static("POST"),
+        );
+        let response = run_http(&config(), req, handle).await.unwrap();
+        assert_eq!(response.status(), 204);
+        assert!(response.body().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_plain_options_request_is_still_a_404() {
+        let mut req = samples::not_found();
+        *req.method_mut() = Method::OPTIONS;
+        let (response, body) = call(req).await;
+        assert_eq!(response.status(), 404);
+        assert_eq!(body["code"], "ROUTE_NOT_FOUND");
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! What the runtime tests share: the fixture binaries, function configs and waiting helpers.
-#![allow(dead_code)]
+// Test helpers: failing loudly is their job.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
