@@ -102,7 +102,8 @@ impl EventSource {
                 .receive_message()
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(want as i32)
-                .wait_time_seconds(wait.as_secs().min(20) as i32)
+                // SQS waits in whole seconds: round up so a short window is not a busy loop.
+                .wait_time_seconds(wait.as_secs_f64().ceil().min(20.0) as i32)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .message_attribute_names("All")
                 .send()
@@ -174,21 +175,19 @@ impl EventSource {
             failed: messages.len() - deleted,
         };
         let error_type = match &invocation.outcome {
-            Outcome::Error(error) => error.error_type.as_str(),
-            Outcome::Success(_) => "",
+            Outcome::Error(error) => format!(" {}", error.error_type),
+            Outcome::Success(_) => String::new(),
         };
         tracing::info!(
             target: "local::sqs",
-            function = %self.function,
-            queue = %queue_name(&self.source.queue_arn),
-            records = report.received,
-            failed = report.failed,
-            status,
-            error_type,
-            duration_ms = started.elapsed().as_millis() as u64,
-            start = if invocation.cold_start { "cold" } else { "warm" },
             correlation_id = correlation_id.as_deref().unwrap_or("-"),
-            "delivery"
+            "{} <- {}: {} records, {} failed ({status}{error_type}) {}ms {}",
+            self.function,
+            queue_name(&self.source.queue_arn),
+            report.received,
+            report.failed,
+            started.elapsed().as_millis(),
+            if invocation.cold_start { "cold" } else { "warm" },
         );
         Ok(report)
     }

@@ -24,6 +24,9 @@ use crate::sqs;
 /// Instances per function when the template sets no `ReservedConcurrentExecutions`.
 pub const DEFAULT_MAX_INSTANCES: usize = 10;
 
+/// How long a shutdown waits for requests and queue batches in flight.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// How to start a stack.
 #[derive(Debug, Clone)]
 pub struct StackOptions {
@@ -257,9 +260,18 @@ impl Stack {
     }
 
     /// Stops serving and polling, stops every function instance and the emulator.
+    ///
+    /// Requests and queue batches in flight get [`SHUTDOWN_GRACE`] to finish.
     pub async fn shutdown(mut self) {
         self.shutdown.cancel();
-        while self.tasks.join_next().await.is_some() {}
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
+        }
         self.lambda.shutdown().await;
         if let Some(emulator) = self.emulator.take() {
             emulator.stop().await;

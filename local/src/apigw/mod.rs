@@ -229,7 +229,6 @@ impl Gateway {
         let _already_set = self.bound_port.set(local.port());
         tracing::info!(
             target: "local::http",
-            api_id = %self.api.api_id,
             "HTTP API {} listening on http://{local}",
             self.api.api_id
         );
@@ -373,15 +372,9 @@ impl Gateway {
         };
         tracing::info!(
             target: "local::http",
-            method = %parts.method,
-            path = %parts.uri.path(),
-            status = response.status.as_u16(),
-            duration_ms = elapsed_ms,
-            function,
-            start,
             correlation_id = %correlation_id,
             request_id = %request_id,
-            "{} {} {} {elapsed_ms}ms {function} {start} correlation_id={correlation_id}",
+            "{} {} {} {elapsed_ms}ms {function} {start}",
             parts.method,
             parts.uri.path(),
             response.status.as_u16(),
