@@ -38,9 +38,12 @@ pub async fn install_tools(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
         .arg(name)
         .env("LOCAL_TOOLS_DIR", paths::tools_dir(root))
         .stdin(Stdio::null())
-        .status()
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("run {}", script.display()))?
+        .wait()
         .await
-        .with_context(|| format!("run {}", script.display()))?;
+        .with_context(|| format!("wait for {}", script.display()))?;
     if !status.success() {
         bail!("installing the {name} tools failed ({status}); see the output above");
     }
@@ -54,7 +57,6 @@ pub struct Emulator {
     // Held open for the emulator's lifetime: closing it stops the emulator.
     stdin: Option<ChildStdin>,
     endpoint: String,
-    port: u16,
 }
 
 impl Emulator {
@@ -108,18 +110,12 @@ impl Emulator {
             stdin: child.stdin.take(),
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
-            port,
         })
     }
 
     /// `http://127.0.0.1:<port>`: the value of `AWS_ENDPOINT_URL` for everything that talks to it.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
-    }
-
-    /// The port it listens on.
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// SDK configuration pointing at this emulator with the local region and credentials.

@@ -67,9 +67,9 @@ enum Command {
 
 #[derive(Args)]
 struct StackArgs {
-    /// The SAM template to run.
-    #[arg(long, short, default_value = "template.yaml")]
-    template: PathBuf,
+    /// The SAM template to run [default: the repository's template.yaml].
+    #[arg(long, short)]
+    template: Option<PathBuf>,
     /// The stack name (prefix of every resource name).
     #[arg(long, default_value = "local")]
     stack_name: String,
@@ -91,20 +91,18 @@ impl StackArgs {
             };
             parameter_overrides.insert(name.to_owned(), value.to_owned());
         }
-        let template = if self.template.is_absolute() {
-            self.template.clone()
-        } else {
-            std::env::current_dir()?.join(&self.template)
-        };
-        Ok(StackOptions {
-            template,
+        let mut options = StackOptions {
             stack_name: self.stack_name.clone(),
             parameter_overrides,
             port,
             emulator_port,
             profile: self.profile,
             ..StackOptions::new(root)
-        })
+        };
+        if let Some(template) = &self.template {
+            options.template = std::env::current_dir()?.join(template);
+        }
+        Ok(options)
     }
 }
 
@@ -163,12 +161,16 @@ async fn invoke(
         }
         None => Bytes::from_static(b"{}"),
     };
-    let stack = Stack::start(args.options(0, 0)?).await?;
+    let options = args.options(0, 0)?;
+    // Check the name before building and starting anything.
+    let name = local::stack::preview(&options)?
+        .functions
+        .iter()
+        .find(|f| local::stack::names_function(f, function))
+        .map(|f| f.name.clone())
+        .with_context(|| format!("the template has no function {function:?}"))?;
+    let stack = Stack::start(options).await?;
     let result = async {
-        let name = stack
-            .function(function)
-            .map(|f| f.name.clone())
-            .with_context(|| format!("the template has no function {function:?}"))?;
         let invocation = stack
             .lambda()
             .invoke(

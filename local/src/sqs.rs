@@ -8,7 +8,7 @@
 //! visible again after the visibility timeout, and the queue's redrive policy moves them
 //! to its dead-letter queue, exactly as on AWS.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ const MAX_RECEIVE: usize = 10;
 const IDLE_WAIT: Duration = Duration::from_secs(5);
 
 /// One event source mapping: a queue feeding a function.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct EventSource {
     /// Physical name of the function.
     pub function: String,
@@ -57,7 +57,8 @@ impl EventSource {
         wanted.min(max_instances).max(1)
     }
 
-    /// Polls until `shutdown` is cancelled.
+    /// Polls until `shutdown` is cancelled. A batch that has started to fill is always
+    /// delivered: messages, once received, are never dropped on the floor.
     pub async fn run(
         self: Arc<Self>,
         sqs: Client,
@@ -65,11 +66,7 @@ impl EventSource {
         shutdown: CancellationToken,
     ) {
         while !shutdown.is_cancelled() {
-            let batch = tokio::select! {
-                () = shutdown.cancelled() => return,
-                batch = self.receive_batch(&sqs) => batch,
-            };
-            let messages = match batch {
+            let messages = match self.receive_batch(&sqs, &shutdown).await {
                 Ok(messages) if messages.is_empty() => continue,
                 Ok(messages) => messages,
                 Err(err) => {
@@ -87,8 +84,13 @@ impl EventSource {
     }
 
     /// Receives up to `BatchSize` messages, waiting at most the batching window once the
-    /// first message is in.
-    async fn receive_batch(&self, sqs: &Client) -> anyhow::Result<Vec<Message>> {
+    /// first message is in. Once it holds messages, a failed receive or a shutdown ends the
+    /// batch early instead of losing them.
+    async fn receive_batch(
+        &self,
+        sqs: &Client,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Vec<Message>> {
         let batch_size = self.source.batch_size.max(1) as usize;
         let mut batch: Vec<Message> = Vec::new();
         let mut deadline: Option<Instant> = None;
@@ -98,7 +100,7 @@ impl EventSource {
                 Some(deadline) => deadline.saturating_duration_since(Instant::now()),
             };
             let want = (batch_size - batch.len()).min(MAX_RECEIVE);
-            let received = sqs
+            let receive = sqs
                 .receive_message()
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(want as i32)
@@ -106,10 +108,21 @@ impl EventSource {
                 .wait_time_seconds(wait.as_secs_f64().ceil().min(20.0) as i32)
                 .message_system_attribute_names(MessageSystemAttributeName::All)
                 .message_attribute_names("All")
-                .send()
-                .await
-                .with_context(|| format!("receive from {}", self.queue_url))?;
-            let got = received.messages.unwrap_or_default();
+                .send();
+            let received = tokio::select! {
+                () = shutdown.cancelled() => return Ok(batch),
+                received = receive => received,
+            };
+            let got = match received {
+                Ok(output) => output.messages.unwrap_or_default(),
+                Err(err) if batch.is_empty() => {
+                    return Err(err).with_context(|| format!("receive from {}", self.queue_url));
+                }
+                Err(err) => {
+                    tracing::warn!(target: "local::sqs", function = %self.function, error = %aws_sdk_sqs::error::DisplayErrorContext(&err), "receive failed; delivering the batch so far");
+                    return Ok(batch);
+                }
+            };
             let empty = got.is_empty();
             batch.extend(got);
             if batch.is_empty() {
@@ -217,6 +230,15 @@ impl EventSource {
                 .await
                 .with_context(|| format!("delete from {}", self.queue_url))?;
             deleted += output.successful().len();
+            for failure in output.failed() {
+                tracing::warn!(
+                    target: "local::sqs",
+                    function = %self.function,
+                    code = failure.code(),
+                    message = failure.message().unwrap_or_default(),
+                    "a processed message could not be deleted and will be delivered again"
+                );
+            }
         }
         Ok(deleted)
     }
@@ -343,32 +365,51 @@ fn base64_encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Event sources of a model, with their queue URLs, grouped per function.
-pub fn event_sources(model: &local_template::Model) -> Vec<EventSource> {
-    let urls: HashMap<&str, &str> = model
-        .queues
-        .iter()
-        .map(|q| (q.arn.as_str(), q.url.as_str()))
-        .collect();
-    model
-        .functions
-        .iter()
-        .flat_map(|function| {
-            function
-                .sqs_events
+/// The visibility timeout SQS gives a queue without `VisibilityTimeout`.
+const DEFAULT_VISIBILITY_TIMEOUT_SECS: u64 = 30;
+
+/// The event sources of a model, with their queue URLs.
+///
+/// Like Lambda, it refuses a queue whose visibility timeout is shorter than the function's
+/// timeout: its messages would become visible, and be processed again, while the function
+/// still works on them.
+pub fn event_sources(model: &local_template::Model) -> anyhow::Result<Vec<EventSource>> {
+    let mut sources = Vec::new();
+    for function in &model.functions {
+        for source in function.sqs_events.iter().filter(|e| e.enabled) {
+            let queue = model
+                .queues
                 .iter()
-                .filter(|e| e.enabled)
-                .filter_map(|source| {
-                    let url = urls.get(source.queue_arn.as_str())?;
-                    Some(EventSource {
-                        function: function.name.clone(),
-                        source: source.clone(),
-                        queue_url: (*url).to_owned(),
-                        region: model.region.clone(),
-                    })
-                })
-        })
-        .collect()
+                .find(|q| q.arn == source.queue_arn)
+                .with_context(|| {
+                    format!(
+                        "{} event {}: no queue in the template has the ARN {}",
+                        function.logical_id, source.name, source.queue_arn
+                    )
+                })?;
+            let visibility = queue
+                .properties
+                .get("VisibilityTimeout")
+                .and_then(local_template::value::as_u64)
+                .unwrap_or(DEFAULT_VISIBILITY_TIMEOUT_SECS);
+            if visibility < function.timeout.as_secs() {
+                anyhow::bail!(
+                    "{} event {}: queue {} visibility timeout ({visibility} s) is less than the function timeout ({} s); Lambda refuses this event source",
+                    function.logical_id,
+                    source.name,
+                    queue.logical_id,
+                    function.timeout.as_secs()
+                );
+            }
+            sources.push(EventSource {
+                function: function.name.clone(),
+                source: source.clone(),
+                queue_url: queue.url.clone(),
+                region: model.region.clone(),
+            });
+        }
+    }
+    Ok(sources)
 }
 
 #[cfg(test)]
@@ -377,6 +418,53 @@ mod tests {
 
     fn batch() -> HashSet<&'static str> {
         ["a", "b", "c"].into_iter().collect()
+    }
+
+    fn worker_template(visibility: &str) -> local_template::Model {
+        let yaml = format!(
+            r#"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Worker:
+    Type: AWS::Serverless::Function
+    Metadata: {{BuildProperties: {{Binary: worker}}}}
+    Properties:
+      Timeout: 60
+      Events:
+        Work: {{Type: SQS, Properties: {{Queue: !GetAtt Jobs.Arn, BatchSize: 5}}}}
+  Jobs:
+    Type: AWS::SQS::Queue
+    Properties: {visibility}
+"#
+        );
+        local_template::Template::parse(&yaml, ".")
+            .unwrap()
+            .resolve(&local_template::LoadOptions::default(), &Default::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_queue_that_would_show_messages_again_mid_invocation_is_refused() {
+        let error = event_sources(&worker_template("{}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("visibility timeout (30 s) is less than the function timeout (60 s)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn event_sources_carry_their_queue_url_and_batch_settings() {
+        let sources = event_sources(&worker_template("{VisibilityTimeout: 360}")).unwrap();
+        assert_eq!(sources.len(), 1);
+        assert_eq!(sources[0].function, "local-Worker");
+        assert_eq!(sources[0].source.batch_size, 5);
+        assert!(
+            sources[0].queue_url.ends_with("/123456789012/local-Jobs"),
+            "{}",
+            sources[0].queue_url
+        );
     }
 
     #[test]

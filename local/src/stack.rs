@@ -95,20 +95,9 @@ impl Stack {
     /// resources and starts serving. Returns once every HTTP API accepts requests.
     pub async fn start(options: StackOptions) -> anyhow::Result<Self> {
         let started = Instant::now();
-        let template = Template::from_file(&options.template)
-            .with_context(|| format!("read {}", options.template.display()))?;
-
+        let template = read_template(&options)?;
+        let preview = resolve_preview(&template, &options)?;
         // Build and start the emulator at the same time: both take a while.
-        let preview = template
-            .resolve(
-                &LoadOptions {
-                    stack_name: options.stack_name.clone(),
-                    parameter_overrides: options.parameter_overrides.clone(),
-                    ..LoadOptions::default()
-                },
-                &Default::default(),
-            )
-            .with_context(|| format!("resolve {}", options.template.display()))?;
         let binaries: BTreeSet<String> =
             preview.functions.iter().map(|f| f.binary.clone()).collect();
         let (executables, emulator) = tokio::try_join!(
@@ -187,12 +176,19 @@ impl Stack {
         }
 
         let sqs_client = aws_sdk_sqs::Client::new(&sdk_config);
-        for source in sqs::event_sources(&model) {
+        let sources = sqs::event_sources(&model)?;
+        for source in &sources {
+            // A function's instances are shared by all its queues' pollers: a poller without
+            // an instance would hold its batch while the visibility timeout runs.
             let max_instances = lambda
                 .function(&source.function)
                 .map_or(1, |f| f.max_instances);
-            let source = Arc::new(source);
-            for _ in 0..source.pollers(max_instances) {
+            let siblings = sources
+                .iter()
+                .filter(|s| s.function == source.function)
+                .count();
+            let source = Arc::new(source.clone());
+            for _ in 0..source.pollers(max_instances / siblings.max(1)) {
                 tasks.spawn(source.clone().run(
                     sqs_client.clone(),
                     lambda.clone(),
@@ -256,7 +252,7 @@ impl Stack {
         self.model
             .functions
             .iter()
-            .find(|f| f.logical_id == name || f.name == name || f.binary == name)
+            .find(|f| names_function(f, name))
     }
 
     /// Stops serving and polling, stops every function instance and the emulator.
@@ -277,6 +273,33 @@ impl Stack {
             emulator.stop().await;
         }
     }
+}
+
+/// Whether `name` is the function's logical id, physical name or binary name.
+pub fn names_function(function: &local_template::Function, name: &str) -> bool {
+    function.logical_id == name || function.name == name || function.binary == name
+}
+
+/// The template's model as it will be run, without starting anything (resource ids that
+/// only provisioning learns are placeholders).
+pub fn preview(options: &StackOptions) -> anyhow::Result<Model> {
+    resolve_preview(&read_template(options)?, options)
+}
+
+fn read_template(options: &StackOptions) -> anyhow::Result<Template> {
+    Template::from_file(&options.template)
+        .with_context(|| format!("read {}", options.template.display()))
+}
+
+fn resolve_preview(template: &Template, options: &StackOptions) -> anyhow::Result<Model> {
+    let load = LoadOptions {
+        stack_name: options.stack_name.clone(),
+        parameter_overrides: options.parameter_overrides.clone(),
+        ..LoadOptions::default()
+    };
+    template
+        .resolve(&load, &Default::default())
+        .with_context(|| format!("resolve {}", options.template.display()))
 }
 
 /// The environment of a function's processes: the template's variables plus what Lambda

@@ -197,7 +197,16 @@ pub enum InvokeError {
 }
 
 /// The local Lambda service: every configured function with its pool of instances.
+///
+/// Each invocation runs in a task of its own: a caller that stops waiting (an API's
+/// integration timeout, say) neither kills an instance that is still starting nor one that
+/// is working, as on Lambda, where both finish and the instance stays warm. Dropping the
+/// `Lambda` kills every instance.
 pub struct Lambda {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     pools: BTreeMap<String, Arc<Pool>>,
     options: RuntimeOptions,
     next_instance: AtomicU64,
@@ -210,8 +219,8 @@ pub struct Lambda {
 impl fmt::Debug for Lambda {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lambda")
-            .field("functions", &self.pools.keys().collect::<Vec<_>>())
-            .field("options", &self.options)
+            .field("functions", &self.shared.pools.keys().collect::<Vec<_>>())
+            .field("options", &self.shared.options)
             .finish_non_exhaustive()
     }
 }
@@ -225,31 +234,61 @@ impl Lambda {
             .map(|config| (config.name.clone(), Arc::new(Pool::new(config))))
             .collect();
         Arc::new(Lambda {
-            pools,
-            options,
-            next_instance: AtomicU64::new(0),
-            shutting_down: AtomicBool::new(false),
-            in_flight: watch::Sender::new(0),
-            spawner: Spawner::default(),
+            shared: Arc::new(Shared {
+                pools,
+                options,
+                next_instance: AtomicU64::new(0),
+                shutting_down: AtomicBool::new(false),
+                in_flight: watch::Sender::new(0),
+                spawner: Spawner::default(),
+            }),
         })
     }
 
     pub fn function(&self, name: &str) -> Option<&FunctionConfig> {
-        self.pools.get(name).map(|pool| &*pool.config)
+        self.shared.pools.get(name).map(|pool| &*pool.config)
     }
 
     /// Names of the configured functions.
     pub fn functions(&self) -> impl Iterator<Item = &str> {
-        self.pools.keys().map(String::as_str)
+        self.shared.pools.keys().map(String::as_str)
     }
 
     pub fn stats(&self, function: &str) -> Option<PoolStats> {
-        self.pools.get(function).map(|pool| pool.stats())
+        self.shared.pools.get(function).map(|pool| pool.stats())
     }
 
     /// Runs one invocation and waits for its outcome. A function error, a timeout, a crash or a
     /// failed init is an `Ok` invocation with [`Outcome::Error`], as with Lambda's Invoke API.
+    ///
+    /// The invocation goes on to its end if this future is dropped.
     pub async fn invoke(
+        &self,
+        function: &str,
+        request: InvokeRequest,
+    ) -> Result<Invocation, InvokeError> {
+        let shared = Arc::clone(&self.shared);
+        let function = function.to_owned();
+        tokio::spawn(async move { shared.invoke(&function, request).await })
+            .await
+            .unwrap_or(Err(InvokeError::ShuttingDown))
+    }
+
+    /// Stops accepting invocations, kills every instance and waits until all have exited and
+    /// every invocation in progress has returned.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown().await;
+    }
+}
+
+impl Drop for Lambda {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl Shared {
+    async fn invoke(
         &self,
         function: &str,
         request: InvokeRequest,
@@ -384,9 +423,7 @@ impl Lambda {
         }))
     }
 
-    /// Stops accepting invocations, kills every instance and waits until all have exited and
-    /// every invocation in progress has returned.
-    pub async fn shutdown(&self) {
+    async fn shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         let mut exits = Vec::new();
         for pool in self.pools.values() {
@@ -405,13 +442,20 @@ impl Lambda {
     }
 }
 
-impl Drop for Lambda {
-    fn drop(&mut self) {
+impl Shared {
+    /// Stops accepting invocations and sends every instance its kill signal; the processes
+    /// are reaped by their own tasks.
+    fn close(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
         for pool in self.pools.values() {
-            // Sends the kill signals; the processes are reaped by their own tasks.
             drop(pool.close());
         }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 

@@ -274,17 +274,26 @@ impl VerdictCache {
         }
     }
 
+    /// Caches a verdict until `expires`. Expired entries are swept once the cache grows past
+    /// [`SWEEP_AT`], so a stream of distinct tokens cannot grow it without bound.
     pub fn put(&self, authorizer: &str, identity: &[String], expires: Instant, verdict: Verdict) {
         let mut entries = match self.entries.lock() {
             Ok(e) => e,
             Err(poisoned) => poisoned.into_inner(),
         };
+        if entries.len() >= SWEEP_AT {
+            let now = Instant::now();
+            entries.retain(|_, (until, _)| *until > now);
+        }
         entries.insert(
             (authorizer.to_string(), identity.to_vec()),
             (expires, verdict),
         );
     }
 }
+
+/// Cache size at which expired verdicts are swept out.
+pub const SWEEP_AT: usize = 10_000;
 
 /// Whether results of this authorizer are cached: a TTL and at least one identity source.
 pub fn caches(authorizer: &Authorizer) -> bool {

@@ -209,6 +209,22 @@ fn opt_u64(props: &Value, key: &str) -> Result<Option<u64>, TemplateError> {
     }
 }
 
+/// `key` as a whole number within AWS's documented range for it.
+fn opt_u64_in(
+    props: &Value,
+    key: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, TemplateError> {
+    match opt_u64(props, key)? {
+        Some(n) if !range.contains(&n) => Err(TemplateError::invalid(format!(
+            "{key} must be between {} and {}, got {n}",
+            range.start(),
+            range.end()
+        ))),
+        n => Ok(n),
+    }
+}
+
 fn opt_u32(props: &Value, key: &str) -> Result<Option<u32>, TemplateError> {
     opt_u64(props, key)?
         .map(|n| {
@@ -309,8 +325,8 @@ fn function(
         arn,
         binary,
         environment,
-        timeout: Duration::from_secs(opt_u64(props, "Timeout")?.unwrap_or(3)),
-        memory_mb: opt_u32(props, "MemorySize")?.unwrap_or(128),
+        timeout: Duration::from_secs(opt_u64_in(props, "Timeout", 1..=900)?.unwrap_or(3)),
+        memory_mb: opt_u64_in(props, "MemorySize", 128..=10_240)?.map_or(128, |n| n as u32),
         reserved_concurrency: opt_u32(props, "ReservedConcurrentExecutions")?,
         architecture,
         log_format: opt_string(&logging, "LogFormat")?,
@@ -470,7 +486,7 @@ fn authorizer(name: &str, a: &Value, functions: &[Function]) -> Result<Authorize
         simple_responses: opt_bool(a, "EnableSimpleResponses")?.unwrap_or(false),
         identity_headers: opt_list(&identity, "Headers")?,
         identity_query_strings: opt_list(&identity, "QueryStrings")?,
-        ttl: Duration::from_secs(opt_u64(&identity, "ReauthorizeEvery")?.unwrap_or(0)),
+        ttl: Duration::from_secs(opt_u64_in(&identity, "ReauthorizeEvery", 0..=3600)?.unwrap_or(0)),
     })
 }
 
@@ -585,7 +601,9 @@ fn add_route(
         authorizer,
         payload_format_version: opt_string(ev, "PayloadFormatVersion")?
             .unwrap_or_else(|| "2.0".into()),
-        timeout: Duration::from_millis(opt_u64(ev, "TimeoutInMillis")?.unwrap_or(30_000)),
+        timeout: Duration::from_millis(
+            opt_u64_in(ev, "TimeoutInMillis", 50..=30_000)?.unwrap_or(30_000),
+        ),
     });
     Ok(())
 }

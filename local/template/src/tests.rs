@@ -1032,3 +1032,17 @@ fn globals_merge_maps_concatenate_lists_and_let_resources_win() {
         json!({"A": 2, "M": {"x": 1, "y": 2}, "L": [1, 2], "I": {"z": 1}})
     );
 }
+
+#[test]
+fn durations_outside_the_aws_ranges_are_refused() {
+    for (property, value) in [("Timeout", "0"), ("Timeout", "901"), ("MemorySize", "64")] {
+        let yaml = format!(
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: {{BuildProperties: {{Binary: f}}}}\n    Properties: {{{property}: {value}}}\n"
+        );
+        let template = Template::parse(&yaml, ".").unwrap();
+        let error = template
+            .resolve(&LoadOptions::default(), &PhysicalIds::new())
+            .unwrap_err();
+        assert!(error.chain().contains(property), "{}", error.chain());
+    }
+}
