@@ -85,7 +85,10 @@ impl EventType {
             return "stateExitedEventDetails".into();
         }
         let mut chars = name.chars();
-        let first = chars.next().map(|c| c.to_ascii_lowercase()).unwrap_or_default();
+        let first = chars
+            .next()
+            .map(|c| c.to_ascii_lowercase())
+            .unwrap_or_default();
         format!("{first}{}EventDetails", chars.as_str())
     }
 
@@ -138,10 +141,19 @@ impl HistoryEvent {
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
         let seconds = self.timestamp.unix_timestamp_nanos() as f64 / 1e9;
-        map.insert("timestamp".into(), Value::from((seconds * 1000.0).round() / 1000.0));
-        map.insert("type".into(), Value::String(self.event_type.as_str().into()));
+        map.insert(
+            "timestamp".into(),
+            Value::from((seconds * 1000.0).round() / 1000.0),
+        );
+        map.insert(
+            "type".into(),
+            Value::String(self.event_type.as_str().into()),
+        );
         map.insert("id".into(), Value::from(self.id));
-        map.insert("previousEventId".into(), Value::from(self.previous_event_id));
+        map.insert(
+            "previousEventId".into(),
+            Value::from(self.previous_event_id),
+        );
         if let Some(details) = &self.details {
             map.insert(self.event_type.details_key(), details.clone());
         }
@@ -169,7 +181,10 @@ impl MemoryHistory {
 
     /// A copy of the events recorded so far.
     pub fn events(&self) -> Vec<HistoryEvent> {
-        self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The event types recorded so far, in order.
@@ -185,7 +200,10 @@ impl MemoryHistory {
 
 impl HistorySink for MemoryHistory {
     fn record(&self, event: HistoryEvent) {
-        self.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(event);
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(event);
     }
 }
 
@@ -203,12 +221,30 @@ mod tests {
 
     #[test]
     fn details_keys_follow_the_api() {
-        assert_eq!(EventType::TaskStateEntered.details_key(), "stateEnteredEventDetails");
-        assert_eq!(EventType::MapStateExited.details_key(), "stateExitedEventDetails");
-        assert_eq!(EventType::TaskScheduled.details_key(), "taskScheduledEventDetails");
-        assert_eq!(EventType::MapIterationStarted.details_key(), "mapIterationStartedEventDetails");
-        assert_eq!(EventType::LambdaFunctionFailed.details_key(), "lambdaFunctionFailedEventDetails");
-        assert_eq!(EventType::ExecutionStarted.details_key(), "executionStartedEventDetails");
+        assert_eq!(
+            EventType::TaskStateEntered.details_key(),
+            "stateEnteredEventDetails"
+        );
+        assert_eq!(
+            EventType::MapStateExited.details_key(),
+            "stateExitedEventDetails"
+        );
+        assert_eq!(
+            EventType::TaskScheduled.details_key(),
+            "taskScheduledEventDetails"
+        );
+        assert_eq!(
+            EventType::MapIterationStarted.details_key(),
+            "mapIterationStartedEventDetails"
+        );
+        assert_eq!(
+            EventType::LambdaFunctionFailed.details_key(),
+            "lambdaFunctionFailedEventDetails"
+        );
+        assert_eq!(
+            EventType::ExecutionStarted.details_key(),
+            "executionStartedEventDetails"
+        );
     }
 
     #[test]

@@ -364,6 +364,23 @@ fn int_arg(func: Func, v: &Value, what: &str) -> Result<i64, StatesError> {
     }
 }
 
+/// A number rounded to the nearest integer, halves rounding up (as `Math.round` does), for
+/// the math functions, which accept non-integer arguments.
+fn rounded_arg(func: Func, v: &Value, what: &str) -> Result<i64, StatesError> {
+    match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Ok(i),
+            None => n
+                .as_f64()
+                .map(|f| (f + 0.5).floor())
+                .filter(|f| f.abs() < 9.0e15)
+                .map(|f| f as i64)
+                .ok_or_else(|| fail(func, format!("{what} must be a number"))),
+        },
+        _ => Err(fail(func, format!("{what} must be a number"))),
+    }
+}
+
 fn str_arg<'a>(func: Func, v: &'a Value, what: &str) -> Result<&'a str, StatesError> {
     v.as_str()
         .ok_or_else(|| fail(func, format!("{what} must be a string")))
@@ -529,23 +546,23 @@ fn eval_call(call: &Call, input: &Value, context: &Value) -> Result<Value, State
             Ok(Value::Object(merged))
         }
         (Func::MathRandom, [start, end, rest @ ..]) => {
-            let start = int_arg(func, start, "the start")?;
-            let end = int_arg(func, end, "the end")?;
-            if start >= end {
-                return Err(fail(func, "the start must be less than the end"));
+            let start = rounded_arg(func, start, "the start")?;
+            let end = rounded_arg(func, end, "the end")?;
+            if start > end {
+                return Err(fail(func, "the start must not be greater than the end"));
             }
             let value = match rest.first() {
                 Some(seed) => {
-                    let seed = int_arg(func, seed, "the seed")?;
-                    rand::rngs::StdRng::seed_from_u64(seed as u64).gen_range(start..end)
+                    let seed = rounded_arg(func, seed, "the seed")?;
+                    rand::rngs::StdRng::seed_from_u64(seed as u64).gen_range(start..=end)
                 }
-                None => rand::thread_rng().gen_range(start..end),
+                None => rand::thread_rng().gen_range(start..=end),
             };
             Ok(Value::from(value))
         }
         (Func::MathAdd, [a, b]) => {
-            let a = int_arg(func, a, "the first argument")?;
-            let b = int_arg(func, b, "the second argument")?;
+            let a = rounded_arg(func, a, "the first argument")?;
+            let b = rounded_arg(func, b, "the second argument")?;
             a.checked_add(b)
                 .map(Value::from)
                 .ok_or_else(|| fail(func, "the sum overflows"))
@@ -746,7 +763,7 @@ mod tests {
         );
         assert_eq!(
             run("States.Hash('input data', 'SHA-1')", json!({})).unwrap(),
-            json!("aaff4a450a104cd177d28d18d7485e8cae074b7d")
+            json!("aaff4a450a104cd177d28d18d74485e8cae074b7")
         );
         assert_eq!(
             run("States.Hash('', 'MD5')", json!({})).unwrap(),

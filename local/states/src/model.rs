@@ -122,13 +122,13 @@ impl StateMachine {
         let map = definition
             .as_object()
             .ok_or_else(|| DefinitionError::new("/", "a definition must be a JSON object"))?;
-        if let Some(lang) = map.get("QueryLanguage").and_then(Value::as_str) {
-            if lang != "JSONPath" {
-                return Err(DefinitionError::new(
-                    "/QueryLanguage",
-                    format!("query language '{lang}' is not supported"),
-                ));
-            }
+        if let Some(lang) = map.get("QueryLanguage").and_then(Value::as_str)
+            && lang != "JSONPath"
+        {
+            return Err(DefinitionError::new(
+                "/QueryLanguage",
+                format!("query language '{lang}' is not supported"),
+            ));
         }
         for key in map.keys() {
             if !matches!(
@@ -439,13 +439,13 @@ fn error_equals(map: &Map<String, Value>, location: &str) -> Result<Vec<String>,
 }
 
 fn check_all_last(lists: &[Vec<String>], location: &str) -> Result<(), DefinitionError> {
-    if let Some(pos) = lists.iter().position(|l| l.iter().any(|n| n == names::ALL)) {
-        if pos + 1 != lists.len() {
-            return Err(DefinitionError::new(
-                location,
-                "a rule with 'States.ALL' must be the last one",
-            ));
-        }
+    if let Some(pos) = lists.iter().position(|l| l.iter().any(|n| n == names::ALL))
+        && pos + 1 != lists.len()
+    {
+        return Err(DefinitionError::new(
+            location,
+            "a rule with 'States.ALL' must be the last one",
+        ));
     }
     Ok(())
 }
@@ -696,13 +696,13 @@ fn parse_state(
             })?;
             let timeout = number_field(map, "TimeoutSeconds", location, positive_integer)?;
             let heartbeat = number_field(map, "HeartbeatSeconds", location, positive_integer)?;
-            if let (Some(Number::Fixed(t)), Some(Number::Fixed(h))) = (&timeout, &heartbeat) {
-                if h >= t {
-                    return Err(DefinitionError::new(
-                        format!("{location}/HeartbeatSeconds"),
-                        "must be smaller than 'TimeoutSeconds'",
-                    ));
-                }
+            if let (Some(Number::Fixed(t)), Some(Number::Fixed(h))) = (&timeout, &heartbeat)
+                && h >= t
+            {
+                return Err(DefinitionError::new(
+                    format!("{location}/HeartbeatSeconds"),
+                    "must be smaller than 'TimeoutSeconds'",
+                ));
             }
             StateKind::Task(TaskSpec {
                 resource: resource.to_owned(),
@@ -842,13 +842,12 @@ fn parse_state(
                 .get("ProcessorConfig")
                 .and_then(|c| c.get("Mode"))
                 .and_then(Value::as_str)
+                && mode != "INLINE"
             {
-                if mode != "INLINE" {
-                    return Err(DefinitionError::new(
-                        format!("{at}/ProcessorConfig/Mode"),
-                        "only INLINE Map states are supported locally",
-                    ));
-                }
+                return Err(DefinitionError::new(
+                    format!("{at}/ProcessorConfig/Mode"),
+                    "only INLINE Map states are supported locally",
+                ));
             }
             let processor = StateMachine::parse_states(obj, &at)?;
             if map.contains_key("ItemSelector") && map.contains_key("Parameters") {
