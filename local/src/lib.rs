@@ -5,6 +5,7 @@
 //! - [`provision`]: creates the template's tables, topics, queues, subscriptions and secrets in it.
 //! - [`apigw`]: the template's HTTP APIs, served as API Gateway serves them.
 //! - [`sqs`]: the template's SQS event sources, polled as Lambda polls them.
+//! - [`sfn`]: the template's state machines behind a local Step Functions API.
 //! - [`build`]: builds the function binaries the template names.
 //! - [`stack`]: all of it together; [`testing`] starts one for a test.
 
@@ -15,6 +16,7 @@ pub mod emulator;
 pub mod logging;
 pub mod paths;
 pub mod provision;
+pub mod sfn;
 pub mod sqs;
 pub mod stack;
 pub mod testing;

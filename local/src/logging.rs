@@ -6,6 +6,7 @@
 //! 10:15:02.466 prov   created kind=secret name=local/jwt-signing-keys
 //! 10:15:04.950 fn     local-HealthFunction#1 | {"level":"INFO","message":"request completed",...}
 //! 10:15:04.951 http   GET /v1/health 200 19ms local-HealthFunction cold correlation_id=MTWd6mjl
+//! 10:15:05.020 sfn    checkout TaskStateEntered PriceOrder execution=o-1 correlation_id=MTWd6mjl
 //! ```
 
 use std::fmt::{self, Write as _};
@@ -72,6 +73,7 @@ where
             "function" => "fn",
             "local::http" => "http",
             "local::sqs" => "sqs",
+            "local::sfn" => "sfn",
             "local::provision" => "prov",
             "local::emulator" => "emu",
             t if t.starts_with("local") => "stack",

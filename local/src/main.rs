@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run -p local -- up                       # the whole stack on http://127.0.0.1:3000
 //! cargo run -p local -- invoke HealthFunction --event events/health.json
+//! cargo run -p local -- executions --endpoint http://127.0.0.1:3001
 //! ```
 
 use std::collections::BTreeMap;
@@ -40,6 +41,18 @@ enum Command {
         /// Port of the AWS API emulator (0 picks a free one).
         #[arg(long, env = "LOCAL_EMULATOR_PORT", default_value_t = 0)]
         emulator_port: u16,
+        /// Port of the Step Functions endpoint (0 picks a free one).
+        #[arg(long, env = "LOCAL_SFN_PORT", default_value_t = 0)]
+        sfn_port: u16,
+    },
+    /// List the state machine executions of a running stack, or one execution's history.
+    Executions {
+        /// The stack's Step Functions endpoint, as `local up` prints it.
+        #[arg(long, env = "AWS_ENDPOINT_URL_SFN")]
+        endpoint: String,
+        /// Print the history of this execution (its ARN) instead.
+        #[arg(long, value_name = "EXECUTION_ARN")]
+        history: Option<String>,
     },
     /// Invoke one function once, as `sam local invoke` does, and print its response.
     Invoke {
@@ -115,7 +128,11 @@ async fn main() -> ExitCode {
             stack,
             port,
             emulator_port,
-        } => up(stack, port, emulator_port).await,
+            sfn_port,
+        } => up(stack, port, emulator_port, sfn_port).await,
+        Command::Executions { endpoint, history } => {
+            executions(&endpoint, history.as_deref()).await
+        }
         Command::Invoke {
             function,
             event,
@@ -136,8 +153,14 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn up(args: StackArgs, port: u16, emulator_port: u16) -> anyhow::Result<ExitCode> {
-    let options = args.options(port, emulator_port)?;
+async fn up(
+    args: StackArgs,
+    port: u16,
+    emulator_port: u16,
+    sfn_port: u16,
+) -> anyhow::Result<ExitCode> {
+    let mut options = args.options(port, emulator_port)?;
+    options.sfn_port = sfn_port;
     let stack = Stack::start(options).await?;
     print_summary(&stack);
     wait_for_signal().await?;
@@ -213,6 +236,24 @@ async fn invoke(
     result
 }
 
+async fn executions(endpoint: &str, history: Option<&str>) -> anyhow::Result<ExitCode> {
+    match history {
+        Some(arn) => {
+            let execution = local::sfn::listing::history(endpoint, arn).await?;
+            print!("{}", local::sfn::listing::history_table(&execution));
+        }
+        None => {
+            let items = local::sfn::listing::executions(endpoint).await?;
+            if items.is_empty() {
+                eprintln!("No executions yet.");
+            } else {
+                print!("{}", local::sfn::listing::executions_table(&items));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn cold_start(specs: &[String], runs: usize, profile: Profile) -> anyhow::Result<ExitCode> {
     let root = paths::repo_root();
     let targets = specs
@@ -268,12 +309,27 @@ fn print_summary(stack: &Stack) {
         stack.emulator_endpoint()
     );
     eprintln!(
-        "  {} functions, {} tables, {} queues, {} topics, {} secrets",
+        "  {:<14} {}  (AWS_ENDPOINT_URL_SFN of every function; `local executions --endpoint {}`)",
+        "StepFunctions",
+        stack.sfn_endpoint(),
+        stack.sfn_endpoint()
+    );
+    for machine in stack.sfn().machines() {
+        eprintln!(
+            "      {:<34} {}  {}",
+            machine.name,
+            machine.kind.as_str(),
+            machine.arn
+        );
+    }
+    eprintln!(
+        "  {} functions, {} tables, {} queues, {} topics, {} secrets, {} state machines",
         model.functions.len(),
         model.tables.len(),
         model.queues.len(),
         model.topics.len(),
-        model.secrets.len()
+        model.secrets.len(),
+        model.state_machines.len()
     );
     eprintln!("Press Ctrl-C to stop.");
     eprintln!();

@@ -1,5 +1,6 @@
 //! The whole local stack: the emulator, the template's resources in it, every function
-//! behind the Lambda Runtime API, the HTTP APIs and the SQS event sources.
+//! behind the Lambda Runtime API, the HTTP APIs, the SQS event sources and the state
+//! machines behind a local Step Functions endpoint.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -19,6 +20,8 @@ use crate::apigw::{Gateway, GatewayOptions};
 use crate::build::{Profile, build_binaries};
 use crate::emulator::{self, Emulator};
 use crate::provision::{Clients, provision};
+use crate::sfn::tasks::{StackTasks, TaskTokens};
+use crate::sfn::{self, Sfn, SfnOptions};
 use crate::sqs;
 
 /// Instances per function when the template sets no `ReservedConcurrentExecutions`.
@@ -46,6 +49,11 @@ pub struct StackOptions {
     pub profile: Profile,
     /// Instances per function without `ReservedConcurrentExecutions`.
     pub default_max_instances: usize,
+    /// Port of the Step Functions endpoint (0 picks a free one).
+    pub sfn_port: u16,
+    /// Multiplies every wait of state machine executions (Wait states, retry intervals,
+    /// timeouts); 1.0 is real time.
+    pub sfn_time_scale: f64,
 }
 
 impl StackOptions {
@@ -60,6 +68,8 @@ impl StackOptions {
             emulator_port: 0,
             profile: Profile::Dev,
             default_max_instances: DEFAULT_MAX_INSTANCES,
+            sfn_port: 0,
+            sfn_time_scale: 1.0,
         }
     }
 }
@@ -85,6 +95,8 @@ pub struct Stack {
     model: Model,
     lambda: Arc<Lambda>,
     apis: Vec<ServedApi>,
+    sfn: Arc<Sfn>,
+    sfn_address: SocketAddr,
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
     started: Duration,
@@ -97,6 +109,8 @@ impl Stack {
         let started = Instant::now();
         let template = read_template(&options)?;
         let preview = resolve_preview(&template, &options)?;
+        // An invalid state machine definition fails the start before anything is built.
+        sfn::machines_from_model(&preview)?;
         // Build and start the emulator at the same time: both take a while.
         let binaries: BTreeSet<String> =
             preview.functions.iter().map(|f| f.binary.clone()).collect();
@@ -116,6 +130,20 @@ impl Stack {
         };
         let model = provision(&template, &load, &Clients::new(&sdk_config)).await?;
 
+        // Step Functions first: its endpoint is part of every function's environment, and an
+        // invalid definition should fail the start before any function runs.
+        let machines = sfn::machines_from_model(&model)?;
+        let sfn_listener = TcpListener::bind(("127.0.0.1", options.sfn_port))
+            .await
+            .with_context(|| {
+                format!(
+                    "listen on 127.0.0.1:{} for Step Functions",
+                    options.sfn_port
+                )
+            })?;
+        let sfn_address = sfn_listener.local_addr()?;
+        let sfn_endpoint = format!("http://{sfn_address}");
+
         let functions = model
             .functions
             .iter()
@@ -127,7 +155,12 @@ impl Stack {
                     name: function.name.clone(),
                     arn: function.arn.clone(),
                     executable: executable.clone(),
-                    environment: function_environment(function, &model, emulator.endpoint()),
+                    environment: function_environment(
+                        function,
+                        &model,
+                        emulator.endpoint(),
+                        &sfn_endpoint,
+                    ),
                     timeout: function.timeout,
                     memory_mb: function.memory_mb,
                     max_instances: function
@@ -140,6 +173,34 @@ impl Stack {
 
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
+
+        let tokens = TaskTokens::new();
+        let runner = StackTasks::new(
+            lambda.clone(),
+            &model,
+            &sdk_config,
+            emulator.endpoint(),
+            tokens.clone(),
+        );
+        let sfn = Sfn::new(
+            machines,
+            runner,
+            tokens,
+            SfnOptions {
+                region: model.region.clone(),
+                account_id: model.account_id.clone(),
+                time_scale: options.sfn_time_scale,
+            },
+        );
+        {
+            let sfn = sfn.clone();
+            let token = shutdown.clone();
+            tasks.spawn(async move {
+                if let Err(err) = sfn.serve(sfn_listener, token).await {
+                    tracing::error!(target: "local::sfn", error = format!("{err:#}"), "Step Functions stopped");
+                }
+            });
+        }
         let names: BTreeMap<String, String> = model
             .functions
             .iter()
@@ -203,6 +264,8 @@ impl Stack {
             model,
             lambda,
             apis,
+            sfn,
+            sfn_address,
             shutdown,
             tasks,
             started: started.elapsed(),
@@ -232,6 +295,16 @@ impl Stack {
         self.emulator.as_ref().map_or("", |e| e.endpoint())
     }
 
+    /// The Step Functions endpoint (`AWS_ENDPOINT_URL_SFN` of the functions).
+    pub fn sfn_endpoint(&self) -> String {
+        format!("http://{}", self.sfn_address)
+    }
+
+    /// The Step Functions service: state machines and executions.
+    pub fn sfn(&self) -> &Arc<Sfn> {
+        &self.sfn
+    }
+
     /// SDK configuration for talking to the emulator as the functions do.
     pub fn sdk_config(&self) -> &SdkConfig {
         &self.sdk_config
@@ -257,8 +330,10 @@ impl Stack {
 
     /// Stops serving and polling, stops every function instance and the emulator.
     ///
-    /// Requests and queue batches in flight get [`SHUTDOWN_GRACE`] to finish.
+    /// Running executions are aborted. Requests and queue batches in flight get
+    /// [`SHUTDOWN_GRACE`] to finish.
     pub async fn shutdown(mut self) {
+        self.sfn.shutdown(SHUTDOWN_GRACE).await;
         self.shutdown.cancel();
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while self.tasks.join_next().await.is_some() {}
@@ -304,11 +379,12 @@ fn resolve_preview(template: &Template, options: &StackOptions) -> anyhow::Resul
 
 /// The environment of a function's processes: the template's variables plus what Lambda
 /// sets from the function's configuration, and the standard AWS variables that point the
-/// SDK at the emulator.
+/// SDK at the emulator and at the local Step Functions.
 pub fn function_environment(
     function: &local_template::Function,
     model: &Model,
     endpoint: &str,
+    sfn_endpoint: &str,
 ) -> BTreeMap<String, String> {
     let mut env = function.environment.clone();
     let lambda_env = [
@@ -318,6 +394,7 @@ pub fn function_environment(
         ("AWS_SECRET_ACCESS_KEY", emulator::SECRET_ACCESS_KEY),
         ("AWS_SESSION_TOKEN", "local"),
         ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ENDPOINT_URL_SFN", sfn_endpoint),
     ];
     for (key, value) in lambda_env {
         env.insert(key.to_owned(), value.to_owned());
