@@ -16,6 +16,7 @@ pub mod emulator;
 pub mod logging;
 pub mod paths;
 pub mod provision;
+pub mod server;
 pub mod sfn;
 pub mod sqs;
 pub mod stack;

@@ -22,12 +22,11 @@ pub mod routes;
 pub mod throttle;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -35,12 +34,10 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use local_template::model::{Authorizer, HttpApi, Route};
 use rand::RngCore as _;
 use serde_json::{Map, Value};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use self::authorizer::{Verdict, VerdictCache};
@@ -52,9 +49,6 @@ use self::throttle::Throttler;
 
 /// The largest request body API Gateway accepts (10 MB).
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
-
-/// How long `serve` lets open requests finish after shutdown is asked for.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -232,60 +226,13 @@ impl Gateway {
             "HTTP API {} listening on http://{local}",
             self.api.api_id
         );
-        let mut connections = JoinSet::new();
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let gateway = Arc::clone(&self);
-                        let shutdown = shutdown.clone();
-                        connections.spawn(gateway.serve_connection(stream, peer, shutdown));
-                    }
-                    Err(error) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(target: "local::http", %error, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        let drain = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
-            connections.abort_all();
-        }
-        Ok(())
-    }
-
-    async fn serve_connection(
-        self: Arc<Self>,
-        stream: TcpStream,
-        peer: SocketAddr,
-        shutdown: CancellationToken,
-    ) {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(target: "local::http", %error, "could not set TCP_NODELAY");
-        }
-        let gateway = Arc::clone(&self);
-        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+        let gateway = self;
+        crate::server::serve(listener, shutdown, move |request, peer| {
             let gateway = Arc::clone(&gateway);
-            async move { Ok::<_, Infallible>(gateway.respond(request, peer).await) }
-        });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
-        let mut connection = std::pin::pin!(connection);
-        let result = tokio::select! {
-            result = connection.as_mut() => result,
-            () = shutdown.cancelled() => {
-                connection.as_mut().graceful_shutdown();
-                connection.await
-            }
-        };
-        if let Err(error) = result {
-            tracing::debug!(target: "local::http", %error, %peer, "connection ended with an error");
-        }
+            async move { gateway.respond(request, peer).await }
+        })
+        .await;
+        Ok(())
     }
 
     /// Reads the body (up to the limit) and handles the request.

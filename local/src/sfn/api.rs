@@ -6,22 +6,17 @@
 //! The same port answers `GET /executions` (every execution, newest first) and
 //! `GET /executions/<url-encoded execution ARN>/history` for `local executions`.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode, header};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::tasks::TokenError;
@@ -38,9 +33,6 @@ const TARGET_PREFIX: &str = "AWSStepFunctions.";
 
 const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 
-/// How long open connections get to finish at shutdown.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
 type Response = http::Response<Full<Bytes>>;
 
 impl Sfn {
@@ -54,57 +46,13 @@ impl Sfn {
             .local_addr()
             .context("read the address Step Functions listens on")?;
         tracing::info!(target: LOG_TARGET, "Step Functions listening on http://{local}");
-        let mut connections = JoinSet::new();
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        connections.spawn(Arc::clone(&self).serve_connection(stream, peer, shutdown.clone()));
-                    }
-                    Err(error) => {
-                        tracing::warn!(target: LOG_TARGET, %error, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            }
-        }
-        let drain = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
-            connections.abort_all();
-        }
-        Ok(())
-    }
-
-    async fn serve_connection(
-        self: Arc<Self>,
-        stream: TcpStream,
-        peer: SocketAddr,
-        shutdown: CancellationToken,
-    ) {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(target: LOG_TARGET, %error, "could not set TCP_NODELAY");
-        }
-        let sfn = Arc::clone(&self);
-        let service = hyper::service::service_fn(move |request: http::Request<Incoming>| {
+        let sfn = self;
+        crate::server::serve(listener, shutdown, move |request, _peer| {
             let sfn = Arc::clone(&sfn);
-            async move { Ok::<_, Infallible>(sfn.respond(request).await) }
-        });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
-        let mut connection = std::pin::pin!(connection);
-        let result = tokio::select! {
-            result = connection.as_mut() => result,
-            () = shutdown.cancelled() => {
-                connection.as_mut().graceful_shutdown();
-                connection.await
-            }
-        };
-        if let Err(error) = result {
-            tracing::debug!(target: LOG_TARGET, %error, %peer, "connection ended with an error");
-        }
+            async move { sfn.respond(request).await }
+        })
+        .await;
+        Ok(())
     }
 
     async fn respond(&self, request: http::Request<Incoming>) -> Response {
