@@ -124,14 +124,15 @@ impl RequestContext {
 }
 
 /// Whether a client-supplied correlation id is a sane token: 1 to 128 characters from
-/// `[A-Za-z0-9._:-]`.
+/// `[A-Za-z0-9._:+/=-]`, which covers UUIDs, ULIDs and API Gateway's base64 request ids
+/// (so a client can send back the id it was given).
 #[must_use]
 pub fn is_valid_correlation_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_CORRELATION_ID_LEN
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        && id.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-' | b'+' | b'/' | b'=')
+        })
 }
 
 /// Runs `handler` for one request: the adapter between `lambda_http` and the project's handlers.
@@ -356,6 +357,8 @@ mod tests {
     #[test]
     fn sane_correlation_ids_are_accepted() {
         assert!(is_valid_correlation_id("abc-123_x.y:z"));
+        assert!(is_valid_correlation_id("x1Yt6wM1Q3B1uxc="));
+        assert!(is_valid_correlation_id("/eCvTsC/00wPhUQ="));
         assert!(is_valid_correlation_id(&"a".repeat(128)));
         assert!(!is_valid_correlation_id(""));
         assert!(!is_valid_correlation_id(&"a".repeat(129)));
