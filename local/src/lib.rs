@@ -20,4 +20,5 @@ pub mod server;
 pub mod sfn;
 pub mod sqs;
 pub mod stack;
+mod sync;
 pub mod testing;

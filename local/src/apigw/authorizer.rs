@@ -17,6 +17,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+
+use crate::sync::lock;
 use std::time::Instant;
 
 use local_template::model::Authorizer;
@@ -259,10 +261,7 @@ pub struct VerdictCache {
 
 impl VerdictCache {
     pub fn get(&self, authorizer: &str, identity: &[String], now: Instant) -> Option<Verdict> {
-        let mut entries = match self.entries.lock() {
-            Ok(e) => e,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut entries = lock(&self.entries);
         let key = (authorizer.to_string(), identity.to_vec());
         match entries.get(&key) {
             Some((expires, verdict)) if *expires > now => Some(verdict.clone()),
@@ -277,10 +276,7 @@ impl VerdictCache {
     /// Caches a verdict until `expires`. Expired entries are swept once the cache grows past
     /// [`SWEEP_AT`], so a stream of distinct tokens cannot grow it without bound.
     pub fn put(&self, authorizer: &str, identity: &[String], expires: Instant, verdict: Verdict) {
-        let mut entries = match self.entries.lock() {
-            Ok(e) => e,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut entries = lock(&self.entries);
         if entries.len() >= SWEEP_AT {
             let now = Instant::now();
             entries.retain(|_, (until, _)| *until > now);

@@ -8,6 +8,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+
+use crate::sync::lock;
 use std::time::Instant;
 
 use local_template::model::Throttle;
@@ -42,10 +44,7 @@ impl Throttler {
         };
         let capacity = f64::from(limit.burst_limit);
         let rate = limit.rate_limit.max(0.0);
-        let mut buckets = match self.buckets.lock() {
-            Ok(b) => b,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut buckets = lock(&self.buckets);
         let bucket = buckets.entry(route_key.to_string()).or_insert(Bucket {
             tokens: capacity,
             updated: now,

@@ -17,7 +17,9 @@ pub mod listing;
 pub mod tasks;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -670,10 +672,6 @@ fn is_arn(arn: &str, resource: &str) -> bool {
 pub fn epoch_seconds(date: OffsetDateTime) -> Value {
     let millis = date.unix_timestamp_nanos() / 1_000_000;
     json!(millis as f64 / 1000.0)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
