@@ -1,6 +1,6 @@
 //! Filling the [`Model`] from a resolved template.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -46,9 +46,21 @@ pub(crate) fn build(r: &Resolver<'_>, base_dir: &Path) -> Result<Model, Template
             .filter(move |(_, res)| kinds.contains(&res.kind.as_str()))
             .copied()
     };
+    // Every resource but custom resources and outputs is set up before any custom resource
+    // is created, so none of them may use a custom resource's results.
     let properties = |id: &str, res: &Resource| -> Result<Value, TemplateError> {
-        r.resolve_value(&res.properties)
-            .at(|| format!("resource `{id}` properties"))
+        let at = || format!("resource `{id}` properties");
+        r.take_pending();
+        let props = r.resolve_value(&res.properties).at(at)?;
+        if let Some(custom) = r.take_pending().into_iter().next() {
+            return Err(TemplateError::Unsupported(format!(
+                "using the Ref or attributes of custom resource `{custom}` outside Outputs and \
+                 other custom resources (custom resources are created after every other \
+                 resource and function)"
+            ))
+            .at(at()));
+        }
+        Ok(props)
     };
 
     let mut pending_routes = Vec::new();
@@ -175,6 +187,21 @@ pub(crate) fn build(r: &Resolver<'_>, base_dir: &Path) -> Result<Model, Template
             definition,
         });
     }
+
+    let mut custom_resources = Vec::new();
+    for (id, res) in enabled
+        .iter()
+        .filter(|(_, res)| is_custom_resource_type(&res.kind))
+    {
+        let props = r
+            .resolve_value(&res.properties)
+            .at(|| format!("resource `{id}` properties"))?;
+        custom_resources.push(
+            custom_resource(r, id, res, props, &model.functions)
+                .at(|| format!("custom resource `{id}`"))?,
+        );
+    }
+    model.custom_resources = creation_order(custom_resources)?;
 
     for (name, output) in &r.doc.outputs {
         let at = || format!("output `{name}`");
@@ -729,4 +756,162 @@ fn substitute(v: Value, substitutions: &BTreeMap<String, String>) -> Value {
         ),
         other => other,
     }
+}
+
+fn custom_resource(
+    r: &Resolver<'_>,
+    id: &str,
+    res: &Resource,
+    properties: Value,
+    functions: &[Function],
+) -> Result<CustomResource, TemplateError> {
+    let service_token = opt_string(&properties, "ServiceToken")?
+        .ok_or_else(|| TemplateError::invalid("has no ServiceToken"))?;
+    let function = functions
+        .iter()
+        .find(|f| f.arn == service_token || f.name == service_token)
+        .map(|f| f.logical_id.clone())
+        .ok_or_else(|| {
+            TemplateError::invalid(format!(
+                "ServiceToken {service_token} is not a function of this template \
+                 (the local stack runs custom resources backed by the template's functions)"
+            ))
+        })?;
+    let mut referenced = BTreeSet::new();
+    references(&res.properties, &mut referenced);
+    let mut depends_on = Vec::new();
+    for other in res.depends_on.iter().chain(&referenced) {
+        let created = match r.doc.resources.get(other) {
+            Some(resource) => r.enabled(resource)?,
+            None => false,
+        };
+        if created && other != id && !depends_on.contains(other) {
+            depends_on.push(other.clone());
+        }
+    }
+    Ok(CustomResource {
+        logical_id: id.to_string(),
+        kind: res.kind.clone(),
+        service_token,
+        function,
+        properties,
+        depends_on,
+    })
+}
+
+/// Names a long-form value refers to with `Ref`, `Fn::GetAtt` or `Fn::Sub` (parameters and
+/// pseudo parameters included; the caller keeps the resources).
+fn references(v: &Value, out: &mut BTreeSet<String>) {
+    match v {
+        Value::Object(map) => {
+            if let Some(Value::String(name)) = map.get("Ref") {
+                out.insert(name.clone());
+            }
+            match map.get("Fn::GetAtt") {
+                Some(Value::String(s)) => {
+                    out.insert(s.split('.').next().unwrap_or_default().to_string());
+                }
+                Some(Value::Array(items)) => {
+                    if let Some(Value::String(id)) = items.first() {
+                        out.insert(id.clone());
+                    }
+                }
+                _ => {}
+            }
+            let sub = match map.get("Fn::Sub") {
+                Some(Value::String(text)) => Some((text.as_str(), None)),
+                Some(Value::Array(items)) => match items.as_slice() {
+                    [Value::String(text), Value::Object(vars)] => Some((text.as_str(), Some(vars))),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some((text, vars)) = sub {
+                for name in sub_names(text) {
+                    if !vars.is_some_and(|vars| vars.contains_key(name)) {
+                        out.insert(name.split('.').next().unwrap_or_default().to_string());
+                    }
+                }
+            }
+            for value in map.values() {
+                references(value, out);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                references(item, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The `${Name}` and `${Resource.Attribute}` names of an `Fn::Sub` text, without the
+/// `${!Literal}` escapes.
+fn sub_names(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        let name = &after[..end];
+        if !name.starts_with('!') {
+            names.push(name.trim());
+        }
+        rest = &after[end + 1..];
+    }
+    names
+}
+
+/// Custom resources in creation order: each after the custom resources it depends on,
+/// otherwise in template order.
+fn creation_order(resources: Vec<CustomResource>) -> Result<Vec<CustomResource>, TemplateError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Visiting,
+        Done,
+    }
+    fn visit(
+        i: usize,
+        resources: &[CustomResource],
+        marks: &mut [Mark],
+        path: &mut Vec<usize>,
+        order: &mut Vec<usize>,
+    ) -> Result<(), TemplateError> {
+        match marks[i] {
+            Mark::Done => return Ok(()),
+            Mark::Visiting => {
+                let from = path.iter().position(|&p| p == i).unwrap_or_default();
+                let cycle: Vec<&str> = path[from..]
+                    .iter()
+                    .chain(std::iter::once(&i))
+                    .map(|&p| resources[p].logical_id.as_str())
+                    .collect();
+                return Err(TemplateError::invalid(format!(
+                    "custom resources depend on each other: {}",
+                    cycle.join(" -> ")
+                )));
+            }
+            Mark::New => {}
+        }
+        marks[i] = Mark::Visiting;
+        path.push(i);
+        for dependency in &resources[i].depends_on {
+            if let Some(j) = resources.iter().position(|c| &c.logical_id == dependency) {
+                visit(j, resources, marks, path, order)?;
+            }
+        }
+        path.pop();
+        marks[i] = Mark::Done;
+        order.push(i);
+        Ok(())
+    }
+    let mut marks = vec![Mark::New; resources.len()];
+    let mut order = Vec::with_capacity(resources.len());
+    for i in 0..resources.len() {
+        visit(i, &resources, &mut marks, &mut Vec::new(), &mut order)?;
+    }
+    let mut slots: Vec<Option<CustomResource>> = resources.into_iter().map(Some).collect();
+    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }

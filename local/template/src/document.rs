@@ -40,6 +40,8 @@ pub(crate) struct Resource {
     pub properties: Value,
     pub metadata: Value,
     pub condition: Option<String>,
+    /// `DependsOn`, as a list.
+    pub depends_on: Vec<String>,
 }
 
 /// The template in long JSON form.
@@ -115,6 +117,7 @@ pub(crate) fn parse(yaml: &str) -> Result<Document, TemplateError> {
             properties: Value::Object(Map::new()),
             metadata: Value::Null,
             condition: resource.condition.clone(),
+            depends_on: Vec::new(),
         });
         doc.order.push(id.clone());
         doc.resources.insert(id.clone(), resource);
@@ -136,8 +139,20 @@ pub(crate) fn parse(yaml: &str) -> Result<Document, TemplateError> {
                 properties,
                 metadata: Value::Null,
                 condition: None,
+                depends_on: Vec::new(),
             },
         );
+    }
+    for (id, resource) in &doc.resources {
+        if let Some(unknown) = resource
+            .depends_on
+            .iter()
+            .find(|d| !doc.resources.contains_key(*d))
+        {
+            return Err(TemplateError::invalid(format!(
+                "resource `{id}`: DependsOn names `{unknown}`, which is not a resource"
+            )));
+        }
     }
     Ok(doc)
 }
@@ -180,11 +195,30 @@ fn read_resource(
             )));
         }
     };
+    let depends_on = match entry.get("DependsOn") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(d)) => vec![d.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|d| d.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                TemplateError::invalid(format!(
+                    "resource `{id}`: DependsOn must be a resource name or a list of them"
+                ))
+            })?,
+        Some(_) => {
+            return Err(TemplateError::invalid(format!(
+                "resource `{id}`: DependsOn must be a resource name or a list of them"
+            )));
+        }
+    };
     Ok(Resource {
         kind,
         properties,
         metadata: entry.get("Metadata").cloned().unwrap_or(Value::Null),
         condition,
+        depends_on,
     })
 }
 

@@ -25,6 +25,9 @@ pub struct Model {
     pub subscriptions: Vec<Subscription>,
     pub secrets: Vec<Secret>,
     pub state_machines: Vec<StateMachine>,
+    /// Custom resources, in the order they are created: each after those it depends on,
+    /// otherwise in template order.
+    pub custom_resources: Vec<CustomResource>,
     /// Resolved `Outputs` (name → value), for display.
     pub outputs: BTreeMap<String, String>,
 }
@@ -49,6 +52,32 @@ impl Model {
     pub fn state_machine_by_arn(&self, arn: &str) -> Option<&StateMachine> {
         self.state_machines.iter().find(|s| s.arn == arn)
     }
+
+    /// The custom resource with this logical id.
+    pub fn custom_resource(&self, logical_id: &str) -> Option<&CustomResource> {
+        self.custom_resources
+            .iter()
+            .find(|c| c.logical_id == logical_id)
+    }
+
+    /// `AWS::StackId`: the stack's ARN.
+    pub fn stack_id(&self) -> String {
+        stack_id(&self.region, &self.account_id, &self.stack_name)
+    }
+}
+
+/// The stack ARN `AWS::StackId` gives; the local stack has one stack per name, so its id
+/// part is all zeros.
+pub(crate) fn stack_id(region: &str, account_id: &str, stack_name: &str) -> String {
+    format!(
+        "arn:aws:cloudformation:{region}:{account_id}:stack/{stack_name}/00000000-0000-0000-0000-000000000000"
+    )
+}
+
+/// Whether a resource type is a CloudFormation custom resource
+/// (`AWS::CloudFormation::CustomResource` or `Custom::<Name>`).
+pub fn is_custom_resource_type(kind: &str) -> bool {
+    kind == "AWS::CloudFormation::CustomResource" || kind.starts_with("Custom::")
 }
 
 /// An `AWS::Serverless::Function` (after applying `Globals`).
@@ -236,4 +265,46 @@ pub struct StateMachine {
     /// The definition with `DefinitionSubstitutions` applied (read from
     /// `DefinitionUri` relative to the template, or `Definition`).
     pub definition: Value,
+}
+
+/// A custom resource (`AWS::CloudFormation::CustomResource` or `Custom::<Name>`) whose
+/// `ServiceToken` is one of the template's functions.
+#[derive(Debug, Clone)]
+pub struct CustomResource {
+    pub logical_id: String,
+    /// The resource type as written, e.g. `Custom::FirstAdmin`.
+    pub kind: String,
+    /// `ServiceToken`, resolved: the function's ARN (or name).
+    pub service_token: String,
+    /// Logical id of the function `ServiceToken` names.
+    pub function: String,
+    /// Resolved properties, `ServiceToken` included. A `Ref` or `Fn::GetAtt` of a custom
+    /// resource not created yet gives a placeholder here, until it is resolved again with
+    /// that resource's [`crate::PhysicalId`].
+    pub properties: Value,
+    /// The created resources this one waits for: its `DependsOn`, and those its properties
+    /// refer to.
+    pub depends_on: Vec<String>,
+}
+
+impl CustomResource {
+    /// `ResourceProperties` as CloudFormation sends them to the function: the resolved
+    /// properties with every number and boolean turned into a string.
+    pub fn request_properties(&self) -> Value {
+        scalars_as_strings(&self.properties)
+    }
+}
+
+fn scalars_as_strings(v: &Value) -> Value {
+    match v {
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Array(items) => Value::Array(items.iter().map(scalars_as_strings).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), scalars_as_strings(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::document::{Document, Resource};
 use crate::error::{ResultExt, TemplateError};
+use crate::model::{is_custom_resource_type, stack_id};
 use crate::value::{as_bool, as_f64, as_string, as_u64};
 use crate::{LoadOptions, PhysicalIds};
 
@@ -19,6 +20,9 @@ pub(crate) struct ResourceRef {
     pub name: String,
     pub reference: String,
     pub attributes: BTreeMap<String, String>,
+    /// A custom resource not created yet: `Ref` gives a placeholder (its default name) and
+    /// `Fn::GetAtt` any attribute as a placeholder, and each use is recorded.
+    pub pending: bool,
 }
 
 impl ResourceRef {
@@ -46,6 +50,8 @@ pub(crate) struct Resolver<'a> {
     conditions_visiting: RefCell<BTreeSet<String>>,
     refs: RefCell<BTreeMap<String, Rc<ResourceRef>>>,
     refs_visiting: RefCell<BTreeSet<String>>,
+    /// Custom resources whose placeholder values were used since the last [`Resolver::take_pending`].
+    pending_used: RefCell<BTreeSet<String>>,
 }
 
 impl<'a> Resolver<'a> {
@@ -79,6 +85,7 @@ impl<'a> Resolver<'a> {
             conditions_visiting: RefCell::default(),
             refs: RefCell::default(),
             refs_visiting: RefCell::default(),
+            pending_used: RefCell::default(),
         })
     }
 
@@ -159,10 +166,7 @@ impl<'a> Resolver<'a> {
             "AWS::AccountId" => Some(o.account_id.clone()),
             "AWS::Partition" => Some("aws".into()),
             "AWS::URLSuffix" => Some("amazonaws.com".into()),
-            "AWS::StackId" => Some(format!(
-                "arn:aws:cloudformation:{}:{}:stack/{}/00000000-0000-0000-0000-000000000000",
-                o.region, o.account_id, o.stack_name
-            )),
+            "AWS::StackId" => Some(stack_id(&o.region, &o.account_id, &o.stack_name)),
             "AWS::NotificationARNs" => return Ok(Some(Value::Array(Vec::new()))),
             _ => None,
         };
@@ -173,9 +177,11 @@ impl<'a> Resolver<'a> {
             return Ok(Some(v.clone()));
         }
         if self.doc.resources.contains_key(name) {
-            return Ok(Some(Value::String(
-                self.resource_ref(name)?.reference.clone(),
-            )));
+            let rref = self.resource_ref(name)?;
+            if rref.pending {
+                self.pending_used.borrow_mut().insert(name.to_string());
+            }
+            return Ok(Some(Value::String(rref.reference.clone())));
         }
         Err(TemplateError::UnknownRef(name.to_string()))
     }
@@ -186,7 +192,18 @@ impl<'a> Resolver<'a> {
                 "Fn::GetAtt names `{id}`, which is not a resource"
             )));
         }
-        self.resource_ref(id)?.attribute(id, attribute)
+        let rref = self.resource_ref(id)?;
+        if rref.pending {
+            self.pending_used.borrow_mut().insert(id.to_string());
+            return Ok(format!("{}.{attribute}", rref.reference));
+        }
+        rref.attribute(id, attribute)
+    }
+
+    /// The custom resources whose placeholder values were used since the last call: what
+    /// was just resolved needs their results, which only exist once they are created.
+    pub(crate) fn take_pending(&self) -> BTreeSet<String> {
+        std::mem::take(&mut *self.pending_used.borrow_mut())
     }
 
     pub(crate) fn condition(&self, name: &str) -> Result<bool, TemplateError> {
@@ -653,8 +670,10 @@ impl<'a> Resolver<'a> {
                 );
                 (name.clone(), name)
             }
+            // A custom resource's function decides its physical id and attributes.
             _ => (default_name.clone(), default_name),
         };
+        let pending = is_custom_resource_type(kind) && !self.physical.contains_key(id);
         let mut reference = reference;
         if let Some(p) = self.physical.get(id) {
             reference = p.reference.clone();
@@ -667,6 +686,7 @@ impl<'a> Resolver<'a> {
             name,
             reference,
             attributes,
+            pending,
         })
     }
 }

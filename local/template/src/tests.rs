@@ -1046,3 +1046,180 @@ fn durations_outside_the_aws_ranges_are_refused() {
         assert!(error.chain().contains(property), "{}", error.chain());
     }
 }
+
+const CUSTOM: &str = r#"
+Parameters:
+  Admin:
+    Type: String
+    Default: admin@example.com
+Conditions:
+  Never: !Equals [a, b]
+Resources:
+  Boot:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: boot } }
+  Orders:
+    Type: AWS::DynamoDB::Table
+  First:
+    Type: Custom::Thing
+    Properties:
+      ServiceToken: !GetAtt Boot.Arn
+      Email: !Ref Admin
+      Count: 3
+      Flag: true
+      Nested: { List: [1, x, false] }
+      Table: !Ref Orders
+  Second:
+    Type: AWS::CloudFormation::CustomResource
+    DependsOn: Third
+    Properties:
+      ServiceToken: !Ref Boot
+      Echo: !Sub "${First}/${First.Echo}"
+  Third:
+    Type: Custom::Thing
+    Properties:
+      ServiceToken: !GetAtt Boot.Arn
+  Skipped:
+    Type: Custom::Thing
+    Condition: Never
+    Properties:
+      ServiceToken: !GetAtt Boot.Arn
+Outputs:
+  FirstId:
+    Value: !Ref First
+  FirstEcho:
+    Value: !GetAtt First.Echo
+"#;
+
+#[test]
+fn custom_resources_come_in_creation_order_with_their_function() {
+    let model = load(CUSTOM);
+    let ids: Vec<_> = model
+        .custom_resources
+        .iter()
+        .map(|c| c.logical_id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["First", "Third", "Second"]);
+    let first = model.custom_resource("First").unwrap();
+    assert_eq!(first.kind, "Custom::Thing");
+    assert_eq!(first.function, "Boot");
+    assert_eq!(
+        first.service_token,
+        "arn:aws:lambda:eu-west-1:111122223333:function:shop-Boot"
+    );
+    assert_eq!(first.depends_on, vec!["Boot", "Orders"]);
+    assert_eq!(first.properties["Count"], json!(3));
+    let second = model.custom_resource("Second").unwrap();
+    assert_eq!(second.function, "Boot");
+    assert_eq!(second.depends_on, vec!["Third", "Boot", "First"]);
+}
+
+#[test]
+fn custom_resource_properties_are_sent_as_strings() {
+    let model = load(CUSTOM);
+    let first = model.custom_resource("First").unwrap();
+    assert_eq!(
+        first.request_properties(),
+        json!({
+            "ServiceToken": "arn:aws:lambda:eu-west-1:111122223333:function:shop-Boot",
+            "Email": "admin@example.com",
+            "Count": "3",
+            "Flag": "true",
+            "Nested": { "List": ["1", "x", "false"] },
+            "Table": "shop-Orders",
+        })
+    );
+}
+
+#[test]
+fn custom_resource_results_replace_placeholders_once_recorded() {
+    let t = parse(CUSTOM);
+    let before = t.resolve(&opts(), &PhysicalIds::new()).unwrap();
+    assert_eq!(
+        before.custom_resource("Second").unwrap().properties["Echo"],
+        "shop-First/shop-First.Echo"
+    );
+    let physical = PhysicalIds::from([(
+        "First".to_string(),
+        PhysicalId {
+            reference: "first-id".into(),
+            attributes: BTreeMap::from([("Echo".to_string(), "hi".to_string())]),
+        },
+    )]);
+    let after = t.resolve(&opts(), &physical).unwrap();
+    assert_eq!(
+        after.custom_resource("Second").unwrap().properties["Echo"],
+        "first-id/hi"
+    );
+    assert_eq!(after.outputs["FirstId"], "first-id");
+    assert_eq!(after.outputs["FirstEcho"], "hi");
+
+    let missing = CUSTOM.replace("!GetAtt First.Echo\n", "!GetAtt First.Missing\n");
+    let error = parse(&missing).resolve(&opts(), &physical).unwrap_err();
+    assert!(error.chain().contains("`Missing`"), "{}", error.chain());
+}
+
+#[test]
+fn custom_resources_need_a_function_of_the_template_as_service_token() {
+    let err = load_err(
+        r#"
+Resources:
+  Thing:
+    Type: Custom::Thing
+    Properties:
+      ServiceToken: arn:aws:sns:eu-west-1:111122223333:provider
+"#,
+    );
+    assert!(
+        err.contains("`Thing`")
+            && err.contains("ServiceToken arn:aws:sns:eu-west-1:111122223333:provider")
+            && err.contains("not a function of this template"),
+        "{err}"
+    );
+    let err = load_err("Resources:\n  Thing:\n    Type: Custom::Thing\n");
+    assert!(err.contains("has no ServiceToken"), "{err}");
+}
+
+#[test]
+fn custom_resources_that_depend_on_each_other_are_rejected() {
+    let err = load_err(
+        r#"
+Resources:
+  Boot:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: boot } }
+  A:
+    Type: Custom::Thing
+    DependsOn: [B]
+    Properties: { ServiceToken: !GetAtt Boot.Arn }
+  B:
+    Type: Custom::Thing
+    Properties: { ServiceToken: !GetAtt Boot.Arn, Value: !GetAtt A.Value }
+"#,
+    );
+    assert!(err.contains("A -> B -> A"), "{err}");
+}
+
+#[test]
+fn other_resources_cannot_use_custom_resource_results() {
+    let err = load_err(&CUSTOM.replace(
+        "    Metadata: { BuildProperties: { Binary: boot } }\n",
+        "    Metadata: { BuildProperties: { Binary: boot } }\n    Properties:\n      Environment: { Variables: { ADMIN: !GetAtt First.Id } }\n",
+    ));
+    assert!(
+        err.contains("resource `Boot` properties") && err.contains("custom resource `First`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn depends_on_must_name_resources() {
+    let err = load_err("Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    DependsOn: Nope\n");
+    assert!(err.contains("`Q`") && err.contains("`Nope`"), "{err}");
+}
+
+#[test]
+fn the_stack_id_is_what_aws_stack_id_gives() {
+    let model = load(CUSTOM);
+    assert_eq!(json!(model.stack_id()), eval(CUSTOM, "!Ref AWS::StackId"));
+}
