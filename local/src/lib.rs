@@ -6,12 +6,14 @@
 //! - [`apigw`]: the template's HTTP APIs, served as API Gateway serves them.
 //! - [`sqs`]: the template's SQS event sources, polled as Lambda polls them.
 //! - [`sfn`]: the template's state machines behind a local Step Functions API.
+//! - [`custom_resources`]: creates the template's custom resources with their functions.
 //! - [`build`]: builds the function binaries the template names.
 //! - [`stack`]: all of it together; [`testing`] starts one for a test.
 
 pub mod apigw;
 pub mod bench;
 pub mod build;
+pub mod custom_resources;
 pub mod emulator;
 pub mod logging;
 pub mod paths;

@@ -1,9 +1,10 @@
-//! The local stack's readable log: one line per request, invocation, delivery or
-//! provisioned resource, with function output interleaved.
+//! The local stack's readable log: one line per request, invocation, delivery,
+//! provisioned resource or custom resource, with function output interleaved.
 //!
 //! ```text
 //! 10:15:02.114 stack  emulator ready endpoint=http://127.0.0.1:38425
 //! 10:15:02.466 prov   created kind=secret name=local/jwt-signing-keys
+//! 10:15:03.812 cfn    Create FirstAdmin (Custom::FirstAdmin) by local-BootstrapAdminFunction: SUCCESS 412ms physical_id=admin
 //! 10:15:04.950 fn     local-HealthFunction#1 | {"level":"INFO","message":"request completed",...}
 //! 10:15:04.951 http   GET /v1/health 200 19ms local-HealthFunction cold correlation_id=MTWd6mjl
 //! 10:15:05.020 sfn    checkout TaskStateEntered PriceOrder execution=o-1 correlation_id=MTWd6mjl
@@ -75,6 +76,7 @@ where
             "local::sqs" => "sqs",
             "local::sfn" => "sfn",
             "local::provision" => "prov",
+            "local::cfn" => "cfn",
             "local::emulator" => "emu",
             t if t.starts_with("local") => "stack",
             t => t,

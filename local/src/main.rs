@@ -323,13 +323,14 @@ fn print_summary(stack: &Stack) {
         );
     }
     eprintln!(
-        "  {} functions, {} tables, {} queues, {} topics, {} secrets, {} state machines",
+        "  {} functions, {} tables, {} queues, {} topics, {} secrets, {} state machines, {} custom resources",
         model.functions.len(),
         model.tables.len(),
         model.queues.len(),
         model.topics.len(),
         model.secrets.len(),
-        model.state_machines.len()
+        model.state_machines.len(),
+        model.custom_resources.len()
     );
     eprintln!("Press Ctrl-C to stop.");
     eprintln!();

@@ -48,13 +48,22 @@ impl Clients {
 
 const LOG_TARGET: &str = "local::provision";
 
+/// What provisioning created.
+#[derive(Debug, Clone)]
+pub struct Provisioned {
+    /// The template resolved with the physical ids below.
+    pub model: Model,
+    /// The physical ids of the created resources, to resolve the template again with.
+    pub physical: PhysicalIds,
+}
+
 /// Creates every table, queue, topic, secret and subscription of the template,
 /// then returns the model resolved with the physical ids they got.
 pub async fn provision(
     template: &Template,
     opts: &LoadOptions,
     clients: &Clients,
-) -> anyhow::Result<Model> {
+) -> anyhow::Result<Provisioned> {
     let model = template
         .resolve(opts, &PhysicalIds::new())
         .context("resolve the template")?;
@@ -167,7 +176,7 @@ pub async fn provision(
             "provisioned"
         );
     }
-    Ok(model)
+    Ok(Provisioned { model, physical })
 }
 
 fn text(v: &Value, key: &str) -> anyhow::Result<String> {

@@ -1,6 +1,6 @@
 //! The whole local stack: the emulator, the template's resources in it, every function
-//! behind the Lambda Runtime API, the HTTP APIs, the SQS event sources and the state
-//! machines behind a local Step Functions endpoint.
+//! behind the Lambda Runtime API, the HTTP APIs, the SQS event sources, the state
+//! machines behind a local Step Functions endpoint, and the custom resources.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::apigw::{Gateway, GatewayOptions};
 use crate::build::{Profile, build_binaries};
+use crate::custom_resources;
 use crate::emulator::{self, Emulator};
 use crate::provision::{Clients, provision};
 use crate::sfn::tasks::{StackTasks, TaskTokens};
@@ -128,7 +129,8 @@ impl Stack {
             parameter_overrides: options.parameter_overrides.clone(),
             sqs_endpoint: emulator.endpoint().to_owned(),
         };
-        let model = provision(&template, &load, &Clients::new(&sdk_config)).await?;
+        let provisioned = provision(&template, &load, &Clients::new(&sdk_config)).await?;
+        let model = provisioned.model;
 
         // Step Functions first: its endpoint is part of every function's environment, and an
         // invalid definition should fail the start before any function runs.
@@ -258,7 +260,7 @@ impl Stack {
             }
         }
 
-        Ok(Self {
+        let mut stack = Self {
             emulator: Some(emulator),
             sdk_config,
             model,
@@ -268,8 +270,29 @@ impl Stack {
             sfn_address,
             shutdown,
             tasks,
-            started: started.elapsed(),
-        })
+            started: Duration::ZERO,
+        };
+        // Custom resources come last: their functions may use any other resource, the HTTP
+        // APIs and Step Functions included, as on AWS, where they wait for what they use.
+        if !stack.model.custom_resources.is_empty() {
+            let created = custom_resources::create_all(
+                &template,
+                &load,
+                provisioned.physical,
+                &stack.model,
+                &stack.lambda,
+            )
+            .await;
+            match created {
+                Ok(model) => stack.model = model,
+                Err(err) => {
+                    stack.shutdown().await;
+                    return Err(err);
+                }
+            }
+        }
+        stack.started = started.elapsed();
+        Ok(stack)
     }
 
     /// The resolved model of the running template.

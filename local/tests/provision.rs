@@ -114,10 +114,12 @@ async fn provisioning_creates_every_resource_and_can_run_twice() {
 
     let first = provision(&template, &opts, &clients)
         .await
-        .expect("first run");
+        .expect("first run")
+        .model;
     let second = provision(&template, &opts, &clients)
         .await
-        .expect("second run");
+        .expect("second run")
+        .model;
 
     // Tables, with their indexes and time to live.
     let table = clients
