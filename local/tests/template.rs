@@ -109,7 +109,11 @@ fn tool(name: &str, args: &[&str]) -> std::process::Output {
 fn cfn_lint_passes() {
     let output = tool(
         "cfn-lint",
-        &["template.yaml", "local/tests/fixtures/template.yaml"],
+        &[
+            "template.yaml",
+            "local/tests/fixtures/template.yaml",
+            "local/tests/fixtures/custom-resources.yaml",
+        ],
     );
     assert!(
         output.status.success(),
