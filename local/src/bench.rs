@@ -56,10 +56,22 @@ pub async fn cold_start(
     event: Bytes,
     runs: usize,
 ) -> anyhow::Result<ColdStart> {
+    cold_start_with_env(binary, executable, event, runs, BTreeMap::new()).await
+}
+
+/// Like [`cold_start`], with `extra` added to the function's environment (a function that reads a
+/// table name or a secret at start needs its variables, and an emulator to reach).
+pub async fn cold_start_with_env(
+    binary: &str,
+    executable: PathBuf,
+    event: Bytes,
+    runs: usize,
+    extra: BTreeMap<String, String>,
+) -> anyhow::Result<ColdStart> {
     let mut init = Vec::new();
     let mut first_response = Vec::new();
     let mut rss = Vec::new();
-    let environment: BTreeMap<String, String> = [
+    let mut environment: BTreeMap<String, String> = [
         ("AWS_REGION", "us-east-1"),
         ("AWS_DEFAULT_REGION", "us-east-1"),
         ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
@@ -68,6 +80,7 @@ pub async fn cold_start(
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
+    environment.extend(extra);
     for _ in 0..runs {
         let lambda = Lambda::new(
             vec![FunctionConfig {

@@ -1,5 +1,6 @@
 //! What every service shares, and nothing service-specific.
 //!
+//! - [`auth`]: the caller a request's authorizer vouched for, and role checks.
 //! - [`config`]: typed configuration read from the environment, failing fast with the variable's name.
 //! - [`error`]: the one [`ApiError`] enum, rendered as RFC 9457 `application/problem+json`.
 //! - [`http`]: the request edge of every HTTP function: request and correlation ids, JSON bodies and
@@ -12,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod dynamo;
 pub mod error;

@@ -1,0 +1,14 @@
+//! Lambda function `register`: `POST /v1/auth/register`.
+
+use identity::{Accounts, handlers::register};
+use lambda_http::{Error, service_fn};
+use shared::{config::Env, http::run_http, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let accounts = Accounts::from_env(&Env::from_process())
+        .await
+        .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    lambda_http::run(service_fn(|req| run_http(&accounts, req, register::handle))).await
+}

@@ -1,0 +1,44 @@
+//! `GET /v1/users/me/addresses`: the caller's address book.
+
+use lambda_http::{Body, Request, Response};
+use shared::{ApiError, RequestContext, auth::Caller, http, pagination::Page};
+
+use crate::{handlers::views::AddressView, store::Store};
+
+/// Answers 200 with `{"items": [...], "nextCursor": null}`, oldest first. A book holds at most
+/// [`crate::domain::MAX_ADDRESSES`] addresses, so it always fits one page.
+///
+/// # Errors
+/// 404 if the account no longer exists; 500 on storage failure.
+#[tracing::instrument(skip_all)]
+pub async fn handle(
+    store: &Store,
+    req: Request,
+    ctx: &RequestContext,
+) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(&req)?;
+    let (user, mut addresses) = store
+        .user_with_addresses(caller.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such user."))?;
+    addresses.sort_by_key(|a| a.id);
+    let page = Page {
+        items: addresses
+            .iter()
+            .map(|a| AddressView::new(a, user.default_address_id))
+            .collect(),
+        next_cursor: None,
+    };
+    http::ok(ctx, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::samples;
+
+    #[test]
+    fn the_sample_event_carries_a_caller() {
+        assert!(Caller::from_request(&samples::list_addresses()).is_ok());
+    }
+}

@@ -1,0 +1,146 @@
+//! `POST /v1/auth/login`: exchanges email and password for an access token and a refresh token.
+
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use shared::{ApiError, RequestContext, auth::Role, error::Context as _, http};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::{
+    Accounts,
+    domain::{Email, PASSWORD_MAX_CHARS},
+    handlers::views::{TokenPair, TokenUser},
+    store::Attempt,
+    tokens,
+};
+
+/// The request body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Email (normalized like at registration).
+    pub email: String,
+    /// Password.
+    pub password: String,
+}
+
+/// The one answer to every wrong email or password, so accounts cannot be enumerated.
+fn invalid_credentials() -> ApiError {
+    ApiError::unauthorized("The email or password is incorrect.").with_code("INVALID_CREDENTIALS")
+}
+
+/// Answers 200 with a [`TokenPair`]; 401 `INVALID_CREDENTIALS` for a wrong email or password (same
+/// body, similar time: an unknown email still costs one password hash); 429 with `Retry-After` while
+/// the email is locked after repeated failures.
+///
+/// # Errors
+/// As above; 400 for a malformed body; 500 on storage failure.
+#[tracing::instrument(skip_all)]
+pub async fn handle(
+    accounts: &Accounts,
+    req: Request,
+    ctx: &RequestContext,
+) -> Result<Response<Body>, ApiError> {
+    let body: LoginRequest = http::parse_json(&req)?;
+    // Neither check reveals anything about accounts: the rules are public.
+    let Ok(email) = Email::parse(&body.email) else {
+        return Err(invalid_credentials());
+    };
+    if body.password.chars().count() > PASSWORD_MAX_CHARS {
+        return Err(invalid_credentials());
+    }
+    let now = shared::time::now();
+    if let Attempt::Locked { retry_after_secs } = accounts
+        .store
+        .begin_login_attempt(email.as_str(), &accounts.lockout, now)
+        .await?
+    {
+        tracing::warn!(retry_after_secs, "login refused: too many failures");
+        return Err(ApiError::TooManyRequests { retry_after_secs });
+    }
+    let user = accounts.store.user_by_email(email.as_str()).await?;
+    let hasher = accounts.hasher.clone();
+    let password = body.password;
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = tokio::task::spawn_blocking(move || match stored_hash {
+        Some(hash) => hasher.verify(&password, &hash),
+        None => {
+            hasher.waste_a_verification(&password);
+            false
+        }
+    })
+    .await
+    .context("join the password check")?;
+    let Some(user) = user.filter(|_| matches) else {
+        tracing::info!("login failed");
+        return Err(invalid_credentials());
+    };
+    accounts.store.clear_login_failures(email.as_str()).await?;
+    let pair = open_session(accounts, user.id, user.role, now).await?;
+    tracing::info!(user_id = %user.id, "user logged in");
+    http::ok(ctx, &pair)
+}
+
+/// Starts a session for `user_id`: a new refresh-token family and a first access token.
+pub(crate) async fn open_session(
+    accounts: &Accounts,
+    user_id: Uuid,
+    role: Role,
+    now: OffsetDateTime,
+) -> Result<TokenPair, ApiError> {
+    let refresh_token = tokens::new_refresh_token();
+    // Stored in whole seconds: answer the same instant a refresh will.
+    let session_ends = now + accounts.session_ttl;
+    let session_ends = session_ends.replace_nanosecond(0).unwrap_or(session_ends);
+    accounts
+        .store
+        .start_session(
+            user_id,
+            &tokens::refresh_token_hash(&refresh_token),
+            session_ends,
+        )
+        .await?;
+    token_pair(accounts, user_id, role, refresh_token, session_ends, now)
+}
+
+/// The answer carrying a new access token and `refresh_token`.
+pub(crate) fn token_pair(
+    accounts: &Accounts,
+    user_id: Uuid,
+    role: Role,
+    refresh_token: String,
+    session_ends: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<TokenPair, ApiError> {
+    let access = accounts
+        .tokens
+        .issue(user_id, role, now)
+        .context("sign an access token")?;
+    Ok(TokenPair {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: accounts.tokens.settings().access_ttl.as_secs(),
+        refresh_token,
+        refresh_token_expires_at: shared::time::to_rfc3339(session_ends),
+        user: TokenUser { id: user_id, role },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::samples;
+
+    #[test]
+    fn the_sample_event_is_a_login() {
+        let body: LoginRequest = http::parse_json(&samples::login()).unwrap();
+        assert!(Email::parse(&body.email).is_ok());
+    }
+
+    #[test]
+    fn wrong_credentials_have_one_answer() {
+        let problem = invalid_credentials();
+        assert_eq!(problem.status(), 401);
+        assert_eq!(problem.code(), "INVALID_CREDENTIALS");
+    }
+}

@@ -1,0 +1,86 @@
+//! `POST /v1/auth/register`: creates a customer account.
+
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+use shared::{ApiError, RequestContext, auth::Role, error::Context as _, http};
+
+use crate::{
+    Accounts,
+    domain::{Checks, Email, Password, text},
+    handlers::views::ProfileView,
+    store::User,
+};
+
+/// The request body. Unknown fields (such as `role`) are refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// Email; trimmed and lowercased.
+    pub email: String,
+    /// Password; see the policy in [`crate::domain`].
+    pub password: String,
+    /// Optional display name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// Answers 201 with the new profile, 400 for invalid fields, 409 `EMAIL_TAKEN` when the email has an
+/// account (of two concurrent registrations exactly one gets 201).
+///
+/// # Errors
+/// As above; 500 on storage failure.
+#[tracing::instrument(skip_all)]
+pub async fn handle(
+    accounts: &Accounts,
+    req: Request,
+    ctx: &RequestContext,
+) -> Result<Response<Body>, ApiError> {
+    let body: RegisterRequest = http::parse_json(&req)?;
+    let mut checks = Checks::default();
+    let email = checks.check(Email::parse(&body.email));
+    let password = checks.check(Password::parse(&body.password));
+    let name = match body.name.as_deref() {
+        Some(name) => checks.check(text("name", name, 100)),
+        None => None,
+    };
+    checks.finish()?;
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::invalid_field("email", "is required"));
+    };
+    let hasher = accounts.hasher.clone();
+    let password_hash = tokio::task::spawn_blocking(move || hasher.hash(password.expose()))
+        .await
+        .context("join the password hashing task")?
+        .context("hash a password")?;
+    let now = shared::time::now_rfc3339();
+    let user = User {
+        id: shared::ids::new_id(),
+        email: email.as_str().to_owned(),
+        password_hash,
+        role: Role::Customer,
+        name,
+        phone: None,
+        marketing_opt_in: false,
+        sms_opt_in: false,
+        address_count: 0,
+        default_address_id: None,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    accounts.store.create_user(&user).await?;
+    tracing::info!(user_id = %user.id, "user registered");
+    http::created(ctx, "/v1/users/me", &ProfileView::from(&user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::samples;
+
+    #[test]
+    fn the_sample_event_is_a_valid_registration() {
+        let body: RegisterRequest = http::parse_json(&samples::register()).unwrap();
+        assert!(Email::parse(&body.email).is_ok());
+        assert!(Password::parse(&body.password).is_ok());
+    }
+}

@@ -1,0 +1,144 @@
+//! The identity service: accounts, sessions and the API's authorizer.
+//!
+//! - `POST /v1/auth/register`, `/login`, `/refresh`, `/logout`: [`handlers::register`],
+//!   [`handlers::login`], [`handlers::refresh`], [`handlers::logout`] over an [`Accounts`] state.
+//! - The HTTP API's Lambda authorizer: [`handlers::authorize`] over a [`tokens::TokenService`].
+//! - `GET/PATCH /v1/users/me` and the address book under it, and the admin role change: handlers over
+//!   a [`store::Store`].
+//! - The first admin, created at deployment by a CloudFormation custom resource:
+//!   [`handlers::bootstrap_admin`].
+//!
+//! The service owns one DynamoDB table (layout in [`store`]). Access tokens are JWTs signed with keys
+//! from Secrets Manager ([`tokens`]); passwords are argon2id hashes ([`password`]).
+
+pub mod domain;
+pub mod handlers;
+pub mod lockout;
+pub mod password;
+pub mod store;
+pub mod tokens;
+
+use std::time::Duration;
+
+use shared::config::{ConfigError, Env};
+
+use crate::{
+    lockout::Policy,
+    password::{Cost, Hasher},
+    store::Store,
+    tokens::{KeySet, TokenService, TokenSettings},
+};
+
+/// Loads the AWS SDK configuration from the standard environment (region, credentials, and
+/// `AWS_ENDPOINT_URL*`).
+pub async fn aws_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+/// The identity table, from `TABLE_NAME`.
+///
+/// # Errors
+/// When `TABLE_NAME` is unset.
+pub async fn store_from_env(env: &Env) -> Result<Store, ConfigError> {
+    let table = env.required("TABLE_NAME")?;
+    let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
+    Ok(Store::new(client, table))
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A variable is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The signing key secret could not be read.
+    #[error("read the JWT signing keys from Secrets Manager: {0}")]
+    Secret(String),
+}
+
+/// Token settings from `JWT_ISSUER`, `JWT_AUDIENCE` and `ACCESS_TOKEN_TTL_SECONDS` (default 900), and
+/// the keys from the secret named by `JWT_SECRET_ARN`, read once.
+///
+/// # Errors
+/// A missing variable, an unreadable secret, or a secret of the wrong shape.
+pub async fn token_service_from_env(
+    env: &Env,
+    config: &aws_config::SdkConfig,
+) -> Result<TokenService, StartError> {
+    let settings = TokenSettings {
+        issuer: env.required("JWT_ISSUER")?,
+        audience: env.required("JWT_AUDIENCE")?,
+        access_ttl: Duration::from_secs(env.parse_or("ACCESS_TOKEN_TTL_SECONDS", 900_u64)?),
+    };
+    let secret_id = env.required("JWT_SECRET_ARN")?;
+    let secret = aws_sdk_secretsmanager::Client::new(config)
+        .get_secret_value()
+        .secret_id(&secret_id)
+        .send()
+        .await
+        .map_err(|e| StartError::Secret(shared::error::cause_chain(&e)))?;
+    let text = secret
+        .secret_string()
+        .ok_or_else(|| StartError::Secret("the secret has no string value".into()))?;
+    let keys = KeySet::from_secret(text).map_err(|e| StartError::Secret(e.to_string()))?;
+    Ok(TokenService::new(keys, settings))
+}
+
+/// The argon2id cost from `ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS` and `ARGON2_PARALLELISM`
+/// (defaults: [`Cost::default`]).
+///
+/// # Errors
+/// A malformed value, or parameters argon2 refuses.
+pub fn hasher_from_env(env: &Env) -> Result<Hasher, ConfigError> {
+    let default = Cost::default();
+    let cost = Cost {
+        memory_kib: env.parse_or("ARGON2_MEMORY_KIB", default.memory_kib)?,
+        iterations: env.parse_or("ARGON2_ITERATIONS", default.iterations)?,
+        parallelism: env.parse_or("ARGON2_PARALLELISM", default.parallelism)?,
+    };
+    Hasher::new(cost).map_err(|e| ConfigError::invalid("ARGON2_MEMORY_KIB", e))
+}
+
+/// What the register, login, refresh and logout functions share.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    /// The identity table.
+    pub store: Store,
+    /// Password hashing.
+    pub hasher: Hasher,
+    /// Access tokens.
+    pub tokens: TokenService,
+    /// Lifetime of a session (refresh-token family).
+    pub session_ttl: Duration,
+    /// Login throttling.
+    pub lockout: Policy,
+}
+
+impl Accounts {
+    /// Builds the state from the environment: [`store_from_env`], [`hasher_from_env`],
+    /// [`token_service_from_env`], `SESSION_TTL_DAYS` (default 30), `LOGIN_MAX_FAILURES` (default 5)
+    /// and `LOGIN_LOCK_SECONDS` (first lock, default 30).
+    ///
+    /// # Errors
+    /// As the parts.
+    pub async fn from_env(env: &Env) -> Result<Self, StartError> {
+        let config = aws_config().await;
+        let table = env.required("TABLE_NAME")?;
+        let default = Policy::default();
+        Ok(Self {
+            store: Store::new(aws_sdk_dynamodb::Client::new(&config), table),
+            hasher: hasher_from_env(env)?,
+            tokens: token_service_from_env(env, &config).await?,
+            session_ttl: Duration::from_secs(env.parse_or("SESSION_TTL_DAYS", 30_u64)? * 86_400),
+            lockout: Policy {
+                max_failures: env.parse_or("LOGIN_MAX_FAILURES", default.max_failures)?,
+                base_lock: Duration::from_secs(
+                    env.parse_or("LOGIN_LOCK_SECONDS", default.base_lock.as_secs())?,
+                ),
+                ..default
+            },
+        })
+    }
+}

@@ -1,0 +1,1227 @@
+//! The identity table: users, email claims, sessions, refresh tokens, login throttles and addresses.
+//!
+//! One DynamoDB table with string keys `pk` and `sk` and a TTL attribute `expiresAt` (Unix seconds):
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | user (profile, password hash, role, address count and default) | `USER#<id>` | `PROFILE` |
+//! | address | `USER#<id>` | `ADDRESS#<addressId>` |
+//! | email claim (uniqueness) | `EMAIL#<email>` | `EMAIL` |
+//! | session = refresh-token family | `SESSION#<familyId>` | `SESSION` |
+//! | refresh token (by SHA-256 of the token) | `REFRESH#<hash>` | `REFRESH` |
+//! | login throttle (per email, known or not) | `LOGIN#<email>` | `LOCK` |
+//! | number of admins | `META` | `ADMINS` |
+//! | role change audit | `AUDIT#<userId>` | `<time>#<id>` |
+//!
+//! Every write that can race is conditional or transactional; see each method.
+
+use std::{collections::HashMap, time::Duration};
+
+use aws_sdk_dynamodb::{
+    Client,
+    types::{AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update},
+};
+use serde::{Deserialize, Serialize};
+use shared::{
+    ApiError,
+    auth::Role,
+    dynamo::{self, Item, WriteFailure},
+    error::Context as _,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::lockout::Policy;
+
+/// How many times a transaction that lost a race to a concurrent one is retried.
+const CONFLICT_RETRIES: u32 = 3;
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// The user id.
+    pub id: Uuid,
+    /// The normalized email.
+    pub email: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+    /// The role.
+    pub role: Role,
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// E.164 phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Marketing email opt-in.
+    #[serde(default)]
+    pub marketing_opt_in: bool,
+    /// SMS notifications opt-in (needs a phone).
+    #[serde(default)]
+    pub sms_opt_in: bool,
+    /// How many addresses the user has.
+    #[serde(default)]
+    pub address_count: u32,
+    /// The default address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_address_id: Option<Uuid>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+}
+
+/// A stored address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    /// The address id.
+    pub id: Uuid,
+    /// A label such as "Home".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Who receives parcels.
+    pub recipient: String,
+    /// Street line.
+    pub line1: String,
+    /// Second line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line2: Option<String>,
+    /// City.
+    pub city: String,
+    /// State, province or region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Postal code.
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 country.
+    pub country: String,
+    /// E.164 phone for the carrier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// RFC 3339 time of the last change.
+    pub updated_at: String,
+}
+
+/// Address fields a PATCH changes: `Some(Some(v))` sets, `Some(None)` removes (optional fields only),
+/// `None` keeps.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressChanges {
+    /// Changes by attribute name (camelCase, as stored).
+    pub fields: Vec<(&'static str, Option<String>)>,
+}
+
+/// Profile fields a PATCH changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileChanges {
+    /// `Some(None)` clears the name.
+    pub name: Option<Option<String>>,
+    /// `Some(None)` clears the phone (and with it the SMS opt-in).
+    pub phone: Option<Option<String>>,
+    /// New marketing opt-in.
+    pub marketing_opt_in: Option<bool>,
+    /// New SMS opt-in; `true` needs a phone, sent or stored.
+    pub sms_opt_in: Option<bool>,
+}
+
+/// The outcome of a login attempt's throttle check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Go on and check the password; this attempt has been counted.
+    Allowed,
+    /// Locked: answer 429 with this `Retry-After`.
+    Locked {
+        /// Whole seconds until the lock lifts (at least 1).
+        retry_after_secs: u64,
+    },
+}
+
+/// A refresh token as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RefreshRecord {
+    family_id: Uuid,
+    user_id: Uuid,
+    #[serde(default)]
+    spent: bool,
+    family_expires_at: i64,
+}
+
+/// A session (a refresh-token family) as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SessionRecord {
+    user_id: Uuid,
+    #[serde(default)]
+    revoked: bool,
+    expires_at: i64,
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was live: it is now spent and the new one replaces it.
+    Rotated {
+        /// The user the session belongs to.
+        user_id: Uuid,
+        /// When the family (and the new token) expires.
+        family_expires_at: OffsetDateTime,
+    },
+    /// No such token, or its session expired.
+    Unknown,
+    /// The session was revoked (logout or earlier reuse).
+    Revoked,
+    /// The token had already been used: the whole family is now revoked.
+    Reused,
+}
+
+/// The outcome of a role change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleChange {
+    /// The role is now the requested one (possibly it already was).
+    Done {
+        /// The role before.
+        previous: Role,
+    },
+    /// No such user.
+    NoUser,
+    /// The user is the last admin and would be demoted.
+    LastAdmin,
+}
+
+/// Access to the identity table.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+fn user_key(id: Uuid) -> Item {
+    key(format!("USER#{id}"), "PROFILE")
+}
+
+fn address_key(user_id: Uuid, address_id: Uuid) -> Item {
+    key(format!("USER#{user_id}"), &format!("ADDRESS#{address_id}"))
+}
+
+fn email_key(email: &str) -> Item {
+    key(format!("EMAIL#{email}"), "EMAIL")
+}
+
+fn session_key(family_id: Uuid) -> Item {
+    key(format!("SESSION#{family_id}"), "SESSION")
+}
+
+fn refresh_key(hash: &str) -> Item {
+    key(format!("REFRESH#{hash}"), "REFRESH")
+}
+
+fn login_key(email: &str) -> Item {
+    key(format!("LOGIN#{email}"), "LOCK")
+}
+
+fn admins_key() -> Item {
+    key("META".to_owned(), "ADMINS")
+}
+
+fn with_key<T: Serialize>(key: Item, value: &T) -> Result<Item, ApiError> {
+    let mut item = dynamo::to_item(value).context("serialize an identity item")?;
+    item.extend(key);
+    Ok(item)
+}
+
+fn names(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
+}
+
+fn values(pairs: Vec<(&str, AttributeValue)>) -> Option<HashMap<String, AttributeValue>> {
+    Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+impl Store {
+    /// A store over `table`.
+    #[must_use]
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    fn put(&self, item: Item, condition: &str) -> Result<TransactWriteItem, ApiError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .build()
+            .context("build a transactional put")?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), WriteFailure> {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(dynamo::classify)
+    }
+
+    async fn get(&self, key: Item) -> Result<Option<Item>, ApiError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .context("read an identity item")?;
+        Ok(output.item)
+    }
+
+    /// Creates `user` and claims its email, in one transaction.
+    ///
+    /// Of two concurrent registrations of one email exactly one succeeds: both write the email claim
+    /// under `attribute_not_exists`. With `admin`, the admin count goes up in the same transaction.
+    ///
+    /// # Errors
+    /// 409 `EMAIL_TAKEN` when the email is claimed; 500 on storage failure.
+    pub async fn create_user(&self, user: &User) -> Result<(), ApiError> {
+        for attempt in 0..=CONFLICT_RETRIES {
+            let mut items = vec![
+                self.put(
+                    with_key(
+                        email_key(&user.email),
+                        &serde_json::json!({"userId": user.id}),
+                    )?,
+                    "attribute_not_exists(pk)",
+                )?,
+                self.put(
+                    with_key(user_key(user.id), user)?,
+                    "attribute_not_exists(pk)",
+                )?,
+            ];
+            if user.role == Role::Admin {
+                items.push(self.count_admins(1)?);
+            }
+            match self.transact(items).await {
+                Ok(()) => return Ok(()),
+                Err(failure) if failure.failed_conditions().contains(&0) => {
+                    return Err(ApiError::conflict(
+                        "EMAIL_TAKEN",
+                        "An account with this email already exists.",
+                    ));
+                }
+                Err(failure) if is_conflict(&failure) && attempt < CONFLICT_RETRIES => {
+                    backoff(attempt).await;
+                }
+                Err(failure) => return Err(failure_to_api("create a user", failure)),
+            }
+        }
+        Err(ApiError::conflict(
+            "CONFLICT",
+            "The account is being changed concurrently; retry.",
+        ))
+    }
+
+    fn count_admins(&self, delta: i32) -> Result<TransactWriteItem, ApiError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(admins_key()))
+            .update_expression("ADD admins :delta")
+            .set_expression_attribute_values(values(vec![(":delta", n(delta))]));
+        if delta < 0 {
+            // Never let the count (and so the set of admins) reach zero.
+            update = update
+                .condition_expression("admins > :one")
+                .set_expression_attribute_values(values(vec![
+                    (":delta", n(delta)),
+                    (":one", n(1)),
+                ]));
+        }
+        let update = update.build().context("build the admin count update")?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The user with `id`.
+    ///
+    /// # Errors
+    /// 500 on storage failure or a malformed item.
+    pub async fn user(&self, id: Uuid) -> Result<Option<User>, ApiError> {
+        self.get(user_key(id))
+            .await?
+            .map(dynamo::from_item)
+            .transpose()
+            .context("read a user item")
+    }
+
+    /// The user registered with `email` (normalized). Reads the email claim, then the user.
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, ApiError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Claim {
+            user_id: Uuid,
+        }
+        let claim: Option<Claim> = self
+            .get(email_key(email))
+            .await?
+            .map(dynamo::from_item)
+            .transpose()
+            .context("read an email claim")?;
+        // Two reads either way (the nil id has no user), so timing does not tell which emails exist.
+        self.user(claim.map_or(Uuid::nil(), |c| c.user_id)).await
+    }
+
+    /// Counts a login attempt for `email` and says whether it may go on.
+    ///
+    /// The attempt is counted *before* the password is checked, atomically, so a burst of parallel
+    /// guesses gets no more than `policy.max_failures` checks: the one after that locks the email for
+    /// `policy.lock_for(lockouts)`. A successful login clears the count ([`Store::clear_login_failures`]).
+    /// Unknown emails are throttled the same way, so a lock reveals nothing.
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn begin_login_attempt(
+        &self,
+        email: &str,
+        policy: &Policy,
+        now: OffsetDateTime,
+    ) -> Result<Attempt, ApiError> {
+        #[derive(Deserialize)]
+        struct Throttle {
+            #[serde(default)]
+            failures: u32,
+            #[serde(default)]
+            lockouts: u32,
+        }
+        let now_secs = now.unix_timestamp();
+        let forget_at = now_secs + secs(policy.forget_after);
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(login_key(email)))
+            .update_expression("ADD failures :one SET expiresAt = :forget")
+            .condition_expression("attribute_not_exists(lockedUntil) OR lockedUntil <= :now")
+            .set_expression_attribute_values(values(vec![
+                (":one", n(1)),
+                (":forget", n(forget_at)),
+                (":now", n(now_secs)),
+            ]))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(dynamo::classify);
+        let throttle: Throttle = match counted {
+            Ok(output) => dynamo::from_item(output.attributes.unwrap_or_default())
+                .context("read a login throttle")?,
+            Err(WriteFailure::ConditionFailed) => return self.lock_remaining(email, now).await,
+            Err(failure) => return Err(failure_to_api("count a login attempt", failure)),
+        };
+        if throttle.failures <= policy.max_failures {
+            return Ok(Attempt::Allowed);
+        }
+        let until = now_secs + secs(policy.lock_for(throttle.lockouts));
+        let locked = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(login_key(email)))
+            .update_expression(
+                "SET lockedUntil = :until, failures = :zero, expiresAt = :forget ADD lockouts :one",
+            )
+            .condition_expression("attribute_not_exists(lockedUntil) OR lockedUntil <= :now")
+            .set_expression_attribute_values(values(vec![
+                (":until", n(until)),
+                (":zero", n(0)),
+                (":one", n(1)),
+                (":forget", n(until + secs(policy.forget_after))),
+                (":now", n(now_secs)),
+            ]))
+            .send()
+            .await
+            .map_err(dynamo::classify);
+        match locked {
+            Ok(_) => Ok(Attempt::Locked {
+                retry_after_secs: u64::try_from(until - now_secs).unwrap_or(1).max(1),
+            }),
+            // A concurrent attempt locked it first.
+            Err(WriteFailure::ConditionFailed) => self.lock_remaining(email, now).await,
+            Err(failure) => Err(failure_to_api("lock a login", failure)),
+        }
+    }
+
+    async fn lock_remaining(&self, email: &str, now: OffsetDateTime) -> Result<Attempt, ApiError> {
+        #[derive(Deserialize)]
+        struct Lock {
+            #[serde(rename = "lockedUntil", default)]
+            locked_until: i64,
+        }
+        let lock: Option<Lock> = self
+            .get(login_key(email))
+            .await?
+            .map(dynamo::from_item)
+            .transpose()
+            .context("read a login lock")?;
+        let remaining = lock.map_or(1, |l| l.locked_until - now.unix_timestamp());
+        Ok(Attempt::Locked {
+            retry_after_secs: u64::try_from(remaining).unwrap_or(1).max(1),
+        })
+    }
+
+    /// Forgets the failed attempts of `email` after a successful login.
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn clear_login_failures(&self, email: &str) -> Result<(), ApiError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(login_key(email)))
+            .send()
+            .await
+            .context("clear login failures")?;
+        Ok(())
+    }
+
+    /// Starts a session: a new refresh-token family holding its first token (stored by hash).
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn start_session(
+        &self,
+        user_id: Uuid,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<Uuid, ApiError> {
+        let family_id = shared::ids::new_id();
+        let expires = expires_at.unix_timestamp();
+        let session = SessionRecord {
+            user_id,
+            revoked: false,
+            expires_at: expires,
+        };
+        let token = RefreshRecord {
+            family_id,
+            user_id,
+            spent: false,
+            family_expires_at: expires,
+        };
+        let items = vec![
+            self.put(
+                with_key(session_key(family_id), &session)?,
+                "attribute_not_exists(pk)",
+            )?,
+            self.put(
+                with_refresh_ttl(with_key(refresh_key(token_hash), &token)?, expires),
+                "attribute_not_exists(pk)",
+            )?,
+        ];
+        self.transact(items)
+            .await
+            .map_err(|f| failure_to_api("start a session", f))?;
+        Ok(family_id)
+    }
+
+    /// Spends the refresh token stored under `old_hash` and stores `new_hash` in its family.
+    ///
+    /// One transaction marks the old token spent on condition that it was not, checks the session is
+    /// neither revoked nor expired, and stores the new token. A token that was already spent (reuse,
+    /// or the loser of two concurrent refreshes) revokes the whole family.
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Rotation, ApiError> {
+        let Some(item) = self.get(refresh_key(old_hash)).await? else {
+            return Ok(Rotation::Unknown);
+        };
+        let token: RefreshRecord = dynamo::from_item(item).context("read a refresh token")?;
+        if token.spent {
+            self.revoke_session(token.family_id).await?;
+            return Ok(Rotation::Reused);
+        }
+        if token.family_expires_at <= now.unix_timestamp() {
+            return Ok(Rotation::Unknown);
+        }
+        let spend = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(refresh_key(old_hash)))
+            .update_expression("SET spent = :true, spentAt = :now")
+            .condition_expression("attribute_exists(pk) AND spent = :false")
+            .set_expression_attribute_values(values(vec![
+                (":true", AttributeValue::Bool(true)),
+                (":false", AttributeValue::Bool(false)),
+                (":now", n(now.unix_timestamp())),
+            ]))
+            .build()
+            .context("build the token spend")?;
+        let live = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(session_key(token.family_id)))
+            .condition_expression("revoked = :false AND expiresAt > :now")
+            .set_expression_attribute_values(values(vec![
+                (":false", AttributeValue::Bool(false)),
+                (":now", n(now.unix_timestamp())),
+            ]))
+            .build()
+            .context("build the session check")?;
+        let next = RefreshRecord {
+            spent: false,
+            ..token.clone()
+        };
+        let items = vec![
+            TransactWriteItem::builder().update(spend).build(),
+            TransactWriteItem::builder().condition_check(live).build(),
+            self.put(
+                with_refresh_ttl(
+                    with_key(refresh_key(new_hash), &next)?,
+                    token.family_expires_at,
+                ),
+                "attribute_not_exists(pk)",
+            )?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(Rotation::Rotated {
+                user_id: token.user_id,
+                family_expires_at: OffsetDateTime::from_unix_timestamp(token.family_expires_at)
+                    .context("read a session expiry")?,
+            }),
+            Err(failure) if failure.failed_conditions().contains(&0) => {
+                self.revoke_session(token.family_id).await?;
+                Ok(Rotation::Reused)
+            }
+            Err(failure) if failure.failed_conditions().contains(&1) => Ok(Rotation::Revoked),
+            // Lost a race with a concurrent refresh of the same token: that is reuse too.
+            Err(failure) if is_conflict(&failure) => {
+                self.revoke_session(token.family_id).await?;
+                Ok(Rotation::Reused)
+            }
+            Err(failure) => Err(failure_to_api("rotate a refresh token", failure)),
+        }
+    }
+
+    /// Revokes the session that the refresh token stored under `hash` belongs to, if any.
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn revoke_by_token(&self, hash: &str) -> Result<bool, ApiError> {
+        let Some(item) = self.get(refresh_key(hash)).await? else {
+            return Ok(false);
+        };
+        let token: RefreshRecord = dynamo::from_item(item).context("read a refresh token")?;
+        self.revoke_session(token.family_id).await?;
+        Ok(true)
+    }
+
+    /// Marks a session revoked: none of its refresh tokens works any more. Idempotent.
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn revoke_session(&self, family_id: Uuid) -> Result<(), ApiError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(session_key(family_id)))
+            .update_expression("SET revoked = :true")
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_values(values(vec![(":true", AttributeValue::Bool(true))]))
+            .send()
+            .await
+            .map_err(dynamo::classify);
+        match result {
+            Ok(_) | Err(WriteFailure::ConditionFailed) => {
+                tracing::info!(family_id = %family_id, "session revoked");
+                Ok(())
+            }
+            Err(failure) => Err(failure_to_api("revoke a session", failure)),
+        }
+    }
+
+    /// Applies `changes` to the profile of `user_id` and returns the updated user.
+    ///
+    /// Turning SMS on needs a phone (sent or stored): the write is conditional on it. Clearing the
+    /// phone turns SMS off in the same write.
+    ///
+    /// # Errors
+    /// 404 when the user does not exist; 422 `PHONE_REQUIRED` for SMS without a phone; 500 otherwise.
+    pub async fn update_profile(
+        &self,
+        user_id: Uuid,
+        changes: &ProfileChanges,
+        now: &str,
+    ) -> Result<User, ApiError> {
+        let mut set = vec!["updatedAt = :now".to_owned()];
+        let mut remove = Vec::new();
+        let mut vals = vec![(":now", s(now))];
+        let mut condition = "attribute_exists(pk)".to_owned();
+        match &changes.name {
+            Some(Some(name)) => {
+                set.push("#name = :name".into());
+                vals.push((":name", s(name.clone())));
+            }
+            Some(None) => remove.push("#name"),
+            None => {}
+        }
+        let clears_phone = matches!(changes.phone, Some(None));
+        match &changes.phone {
+            Some(Some(phone)) => {
+                set.push("phone = :phone".into());
+                vals.push((":phone", s(phone.clone())));
+            }
+            Some(None) => {
+                remove.push("phone");
+                set.push("smsOptIn = :false".into());
+                vals.push((":false", AttributeValue::Bool(false)));
+            }
+            None => {}
+        }
+        if let Some(opt_in) = changes.marketing_opt_in {
+            set.push("marketingOptIn = :marketing".into());
+            vals.push((":marketing", AttributeValue::Bool(opt_in)));
+        }
+        if let Some(opt_in) = changes.sms_opt_in {
+            if opt_in && clears_phone {
+                return Err(phone_required());
+            }
+            if !clears_phone {
+                set.push("smsOptIn = :sms".into());
+                vals.push((":sms", AttributeValue::Bool(opt_in)));
+            }
+            if opt_in && !matches!(changes.phone, Some(Some(_))) {
+                condition.push_str(" AND attribute_exists(phone)");
+            }
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(user_key(user_id)))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_values(values(vals))
+            .return_values(ReturnValue::AllNew);
+        if changes.name.is_some() {
+            request = request.set_expression_attribute_names(names(&[("#name", "name")]));
+        }
+        match request.send().await.map_err(dynamo::classify) {
+            Ok(output) => dynamo::from_item(output.attributes.unwrap_or_default())
+                .context("read the updated user"),
+            Err(WriteFailure::ConditionFailed) => match self.user(user_id).await? {
+                None => Err(ApiError::not_found("No such user.")),
+                Some(_) => Err(phone_required()),
+            },
+            Err(failure) => Err(failure_to_api("update a profile", failure)),
+        }
+    }
+
+    /// The user and their addresses, in one query of the user's partition.
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn user_with_addresses(
+        &self,
+        user_id: Uuid,
+    ) -> Result<Option<(User, Vec<Address>)>, ApiError> {
+        let mut user = None;
+        let mut addresses = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .set_expression_attribute_values(values(vec![(
+                    ":pk",
+                    s(format!("USER#{user_id}")),
+                )]))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .context("query a user's partition")?;
+            for item in output.items.unwrap_or_default() {
+                match item
+                    .get("sk")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                {
+                    Some("PROFILE") => {
+                        user = Some(dynamo::from_item::<User>(item).context("read a user item")?);
+                    }
+                    Some(sk) if sk.starts_with("ADDRESS#") => {
+                        addresses.push(dynamo::from_item(item).context("read an address item")?);
+                    }
+                    _ => {}
+                }
+            }
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(user.map(|user| (user, addresses)))
+    }
+
+    /// Adds `address` to the user's book; the first address (or one marked so) becomes the default.
+    ///
+    /// The profile's address count goes up in the same transaction, on condition that it is below
+    /// `max`, so concurrent creations cannot pass the cap.
+    ///
+    /// # Errors
+    /// 404 when the user does not exist; 409 `ADDRESS_LIMIT_REACHED` at the cap; 500 otherwise.
+    pub async fn create_address(
+        &self,
+        user_id: Uuid,
+        address: &Address,
+        make_default: bool,
+        max: u32,
+    ) -> Result<(), ApiError> {
+        let default_expr = if make_default {
+            "defaultAddressId = :id"
+        } else {
+            "defaultAddressId = if_not_exists(defaultAddressId, :id)"
+        };
+        let profile = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(user_key(user_id)))
+            .update_expression(format!(
+                "SET {default_expr}, updatedAt = :now ADD addressCount :one"
+            ))
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(addressCount) OR addressCount < :max)",
+            )
+            .set_expression_attribute_values(values(vec![
+                (":id", s(address.id.to_string())),
+                (":now", s(address.created_at.clone())),
+                (":one", n(1)),
+                (":max", n(max)),
+            ]))
+            .build()
+            .context("build the address count update")?;
+        for attempt in 0..=CONFLICT_RETRIES {
+            let items = vec![
+                TransactWriteItem::builder().update(profile.clone()).build(),
+                self.put(
+                    with_key(address_key(user_id, address.id), address)?,
+                    "attribute_not_exists(pk)",
+                )?,
+            ];
+            match self.transact(items).await {
+                Ok(()) => return Ok(()),
+                Err(failure) if failure.failed_conditions().contains(&0) => {
+                    return match self.user(user_id).await? {
+                        None => Err(ApiError::not_found("No such user.")),
+                        Some(_) => Err(ApiError::conflict(
+                            "ADDRESS_LIMIT_REACHED",
+                            format!("An account can keep at most {max} addresses."),
+                        )),
+                    };
+                }
+                Err(failure) if is_conflict(&failure) && attempt < CONFLICT_RETRIES => {
+                    backoff(attempt).await;
+                }
+                Err(failure) => return Err(failure_to_api("create an address", failure)),
+            }
+        }
+        Err(busy())
+    }
+
+    /// Applies `changes` to an address and, with `default`, makes it (`Some(true)`) the default or
+    /// checks (`Some(false)`) that it is not the default. Returns the updated address.
+    ///
+    /// # Errors
+    /// 404 when the user has no such address; 409 `DEFAULT_ADDRESS_REQUIRED` when `Some(false)` is asked
+    /// of the default address; 500 otherwise.
+    pub async fn update_address(
+        &self,
+        user_id: Uuid,
+        address_id: Uuid,
+        changes: &AddressChanges,
+        default: Option<bool>,
+        now: &str,
+    ) -> Result<Address, ApiError> {
+        let mut set = vec!["updatedAt = :now".to_owned()];
+        let mut remove = Vec::new();
+        let mut vals = vec![(":now".to_owned(), s(now))];
+        let mut attr_names = HashMap::new();
+        for (i, (field, value)) in changes.fields.iter().enumerate() {
+            let name = format!("#f{i}");
+            attr_names.insert(name.clone(), (*field).to_owned());
+            match value {
+                Some(value) => {
+                    let placeholder = format!(":v{i}");
+                    set.push(format!("{name} = {placeholder}"));
+                    vals.push((placeholder, s(value.clone())));
+                }
+                None => remove.push(name),
+            }
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(address_key(user_id, address_id)))
+            .update_expression(expression)
+            .condition_expression("attribute_exists(pk)")
+            .set_expression_attribute_values(Some(vals.into_iter().collect()));
+        if !attr_names.is_empty() {
+            update = update.set_expression_attribute_names(Some(attr_names));
+        }
+        let update = update.build().context("build the address update")?;
+        let mut items = vec![TransactWriteItem::builder().update(update).build()];
+        match default {
+            Some(true) => {
+                let profile = Update::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(user_key(user_id)))
+                    .update_expression("SET defaultAddressId = :id, updatedAt = :now")
+                    .condition_expression("attribute_exists(pk)")
+                    .set_expression_attribute_values(values(vec![
+                        (":id", s(address_id.to_string())),
+                        (":now", s(now)),
+                    ]))
+                    .build()
+                    .context("build the default address update")?;
+                items.push(TransactWriteItem::builder().update(profile).build());
+            }
+            Some(false) => {
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(user_key(user_id)))
+                    .condition_expression(
+                        "attribute_not_exists(defaultAddressId) OR defaultAddressId <> :id",
+                    )
+                    .set_expression_attribute_values(values(vec![(
+                        ":id",
+                        s(address_id.to_string()),
+                    )]))
+                    .build()
+                    .context("build the default address check")?;
+                items.push(TransactWriteItem::builder().condition_check(check).build());
+            }
+            None => {}
+        }
+        for attempt in 0..=CONFLICT_RETRIES {
+            match self.transact(items.clone()).await {
+                Ok(()) => {
+                    return self
+                        .get(address_key(user_id, address_id))
+                        .await?
+                        .map(dynamo::from_item)
+                        .transpose()
+                        .context("read the updated address")?
+                        .ok_or_else(address_not_found);
+                }
+                Err(failure) if failure.failed_conditions().contains(&0) => {
+                    return Err(address_not_found());
+                }
+                Err(failure) if failure.failed_conditions().contains(&1) => {
+                    return Err(ApiError::conflict(
+                        "DEFAULT_ADDRESS_REQUIRED",
+                        "This is the default address; make another address the default instead.",
+                    ));
+                }
+                Err(failure) if is_conflict(&failure) && attempt < CONFLICT_RETRIES => {
+                    backoff(attempt).await;
+                }
+                Err(failure) => return Err(failure_to_api("update an address", failure)),
+            }
+        }
+        Err(busy())
+    }
+
+    /// Deletes an address. When it was the default, the most recently added remaining address becomes
+    /// the default, in the same transaction (conditional on the default not having moved meanwhile).
+    ///
+    /// # Errors
+    /// 404 when the user has no such address; 500 otherwise.
+    pub async fn delete_address(
+        &self,
+        user_id: Uuid,
+        address_id: Uuid,
+        now: &str,
+    ) -> Result<(), ApiError> {
+        for attempt in 0..=CONFLICT_RETRIES {
+            let Some((user, addresses)) = self.user_with_addresses(user_id).await? else {
+                return Err(address_not_found());
+            };
+            if !addresses.iter().any(|a| a.id == address_id) {
+                return Err(address_not_found());
+            }
+            let id = s(address_id.to_string());
+            let delete = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(address_key(user_id, address_id)))
+                .condition_expression("attribute_exists(pk)")
+                .build()
+                .context("build the address delete")?;
+            let mut items = vec![TransactWriteItem::builder().delete(delete).build()];
+            let profile = if user.default_address_id == Some(address_id) {
+                let replacement = addresses
+                    .iter()
+                    .filter(|a| a.id != address_id)
+                    .max_by_key(|a| a.id);
+                let mut vals = vec![(":id", id), (":minus", n(-1)), (":now", s(now))];
+                let expression = if let Some(next) = replacement {
+                    vals.push((":next", s(next.id.to_string())));
+                    let check = ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(address_key(user_id, next.id)))
+                        .condition_expression("attribute_exists(pk)")
+                        .build()
+                        .context("build the replacement check")?;
+                    items.push(TransactWriteItem::builder().condition_check(check).build());
+                    "SET defaultAddressId = :next, updatedAt = :now ADD addressCount :minus"
+                } else {
+                    "SET updatedAt = :now REMOVE defaultAddressId ADD addressCount :minus"
+                };
+                Update::builder()
+                    .update_expression(expression)
+                    .condition_expression("defaultAddressId = :id")
+                    .set_expression_attribute_values(values(vals))
+            } else {
+                Update::builder()
+                    .update_expression("SET updatedAt = :now ADD addressCount :minus")
+                    .condition_expression(
+                        "attribute_exists(pk) AND (attribute_not_exists(defaultAddressId) OR defaultAddressId <> :id)",
+                    )
+                    .set_expression_attribute_values(values(vec![
+                        (":id", id),
+                        (":minus", n(-1)),
+                        (":now", s(now)),
+                    ]))
+            };
+            let profile = profile
+                .table_name(&self.table)
+                .set_key(Some(user_key(user_id)))
+                .build()
+                .context("build the address count update")?;
+            items.insert(1, TransactWriteItem::builder().update(profile).build());
+            match self.transact(items).await {
+                Ok(()) => return Ok(()),
+                Err(failure) if failure.failed_conditions().contains(&0) => {
+                    return Err(address_not_found());
+                }
+                // The default moved or the replacement vanished meanwhile: look again.
+                Err(failure)
+                    if (failure.is_condition_failed() || is_conflict(&failure))
+                        && attempt < CONFLICT_RETRIES =>
+                {
+                    backoff(attempt).await;
+                }
+                Err(failure) => return Err(failure_to_api("delete an address", failure)),
+            }
+        }
+        Err(busy())
+    }
+
+    /// Sets the role of `user_id` to `role`, recording who did it.
+    ///
+    /// One transaction changes the role on condition that it is still the one read, moves the admin
+    /// count (which may not drop below one), and writes the audit record, so two admins demoting each
+    /// other at once cannot leave the shop without an admin.
+    ///
+    /// # Errors
+    /// 409 `CONFLICT` if the role keeps changing underneath; 500 on storage failure.
+    pub async fn set_role(
+        &self,
+        user_id: Uuid,
+        role: Role,
+        actor: Uuid,
+        request_id: &str,
+        now: &str,
+    ) -> Result<RoleChange, ApiError> {
+        for attempt in 0..=CONFLICT_RETRIES {
+            let Some(user) = self.user(user_id).await? else {
+                return Ok(RoleChange::NoUser);
+            };
+            let previous = user.role;
+            if previous == role {
+                return Ok(RoleChange::Done { previous });
+            }
+            let change = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(user_key(user_id)))
+                .update_expression("SET #role = :role, updatedAt = :now")
+                .condition_expression("#role = :previous")
+                .set_expression_attribute_names(names(&[("#role", "role")]))
+                .set_expression_attribute_values(values(vec![
+                    (":role", s(role.as_str())),
+                    (":previous", s(previous.as_str())),
+                    (":now", s(now)),
+                ]))
+                .build()
+                .context("build the role update")?;
+            let audit = serde_json::json!({
+                "pk": format!("AUDIT#{user_id}"),
+                "sk": format!("{now}#{}", shared::ids::new_id()),
+                "action": "ROLE_CHANGED",
+                "userId": user_id,
+                "actorId": actor,
+                "from": previous,
+                "to": role,
+                "requestId": request_id,
+                "at": now,
+            });
+            let mut items = vec![
+                TransactWriteItem::builder().update(change).build(),
+                self.put(
+                    dynamo::to_item(&audit).context("serialize the audit record")?,
+                    "attribute_not_exists(pk)",
+                )?,
+            ];
+            if previous == Role::Admin {
+                items.push(self.count_admins(-1)?);
+            } else if role == Role::Admin {
+                items.push(self.count_admins(1)?);
+            }
+            match self.transact(items).await {
+                Ok(()) => return Ok(RoleChange::Done { previous }),
+                Err(failure) if failure.failed_conditions().contains(&2) => {
+                    return Ok(RoleChange::LastAdmin);
+                }
+                Err(failure)
+                    if (failure.failed_conditions().contains(&0) || is_conflict(&failure))
+                        && attempt < CONFLICT_RETRIES =>
+                {
+                    backoff(attempt).await;
+                }
+                Err(failure) => return Err(failure_to_api("change a role", failure)),
+            }
+        }
+        Err(busy())
+    }
+
+    /// Makes sure an admin account exists for `email`: creates it with `password_hash`, or promotes the
+    /// existing account. Safe to run any number of times.
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn ensure_admin(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now: &str,
+    ) -> Result<Uuid, ApiError> {
+        if let Some(user) = self.user_by_email(email).await? {
+            let system = Uuid::nil();
+            self.set_role(user.id, Role::Admin, system, "provisioning", now)
+                .await?;
+            return Ok(user.id);
+        }
+        let user = User {
+            id: shared::ids::new_id(),
+            email: email.to_owned(),
+            password_hash: password_hash.to_owned(),
+            role: Role::Admin,
+            name: None,
+            phone: None,
+            marketing_opt_in: false,
+            sms_opt_in: false,
+            address_count: 0,
+            default_address_id: None,
+            created_at: now.to_owned(),
+            updated_at: now.to_owned(),
+        };
+        match self.create_user(&user).await {
+            Ok(()) => Ok(user.id),
+            // Created concurrently (a retried provisioning): promote whoever holds the email.
+            Err(ApiError::Conflict { .. }) => match self.user_by_email(email).await? {
+                Some(existing) => {
+                    self.set_role(existing.id, Role::Admin, Uuid::nil(), "provisioning", now)
+                        .await?;
+                    Ok(existing.id)
+                }
+                None => Err(busy()),
+            },
+            Err(other) => Err(other),
+        }
+    }
+}
+
+fn with_refresh_ttl(mut item: Item, expires: i64) -> Item {
+    item.insert("expiresAt".to_owned(), n(expires));
+    item
+}
+
+fn secs(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX / 4)
+}
+
+fn is_conflict(failure: &WriteFailure) -> bool {
+    match failure {
+        WriteFailure::TransactionCanceled(reasons) => {
+            reasons.iter().any(|r| r.code == "TransactionConflict")
+        }
+        WriteFailure::Other(aws_sdk_dynamodb::Error::TransactionConflictException(_)) => true,
+        _ => false,
+    }
+}
+
+async fn backoff(attempt: u32) {
+    let jitter = u64::from(rand::random::<u8>() % 20);
+    tokio::time::sleep(Duration::from_millis(10 * (1 << attempt) + jitter)).await;
+}
+
+fn failure_to_api(context: &str, failure: WriteFailure) -> ApiError {
+    match failure {
+        WriteFailure::Other(error) => ApiError::internal(context, error),
+        other => ApiError::internal(context, format!("unexpected condition failure: {other:?}")),
+    }
+}
+
+fn phone_required() -> ApiError {
+    ApiError::unprocessable(
+        "PHONE_REQUIRED",
+        "SMS notifications need a phone number on the profile.",
+    )
+}
+
+fn address_not_found() -> ApiError {
+    ApiError::not_found("No such address.")
+}
+
+fn busy() -> ApiError {
+    ApiError::conflict(
+        "CONFLICT",
+        "The account is being changed concurrently; retry.",
+    )
+}

@@ -1,0 +1,850 @@
+//! The identity routes through the local stack, as clients (and attackers) see them.
+
+// Helpers outside the test functions fail the test on a setup error too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::{Duration, Instant};
+
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+use bytes::Bytes;
+use http::Method;
+use identity::tokens::{KeySet, TokenService, TokenSettings};
+use local::testing::{self, TestResponse, TestStack};
+use serde_json::{Value, json};
+use shared::auth::Role;
+use uuid::Uuid;
+
+const ADMIN_EMAIL: &str = "root@storefront.test";
+const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
+const PASSWORD: &str = "a perfectly fine passphrase";
+
+async fn stack() -> TestStack {
+    testing::spawn_with(|options| {
+        options
+            .parameter_overrides
+            .insert("AdminEmail".into(), ADMIN_EMAIL.into());
+        options
+            .parameter_overrides
+            .insert("AdminPassword".into(), ADMIN_PASSWORD.into());
+    })
+    .await
+    .unwrap()
+}
+
+async fn send(
+    stack: &TestStack,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> TestResponse {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(auth) = &auth {
+        headers.push(("authorization", auth));
+    }
+    let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+    stack.request(method, path, &headers, body).await.unwrap()
+}
+
+async fn register(stack: &TestStack, email: &str) -> TestResponse {
+    send(
+        stack,
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        Some(json!({"email": email, "password": PASSWORD})),
+    )
+    .await
+}
+
+async fn login_as(stack: &TestStack, email: &str, password: &str) -> TestResponse {
+    send(
+        stack,
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        Some(json!({"email": email, "password": password})),
+    )
+    .await
+}
+
+/// Registers `email` and logs in; returns the login answer.
+async fn signed_up(stack: &TestStack, email: &str) -> Value {
+    assert_eq!(register(stack, email).await.status, 201);
+    let login = login_as(stack, email, PASSWORD).await;
+    assert_eq!(login.status, 200, "{}", login.text());
+    login.json()
+}
+
+fn access(tokens: &Value) -> &str {
+    tokens["accessToken"].as_str().unwrap()
+}
+
+async fn refresh(stack: &TestStack, refresh_token: &str) -> TestResponse {
+    send(
+        stack,
+        Method::POST,
+        "/v1/auth/refresh",
+        None,
+        Some(json!({"refreshToken": refresh_token})),
+    )
+    .await
+}
+
+/// The token service the stack's functions use, built from the stack's own secret.
+async fn stack_tokens(stack: &TestStack) -> (TokenService, String) {
+    let secrets = aws_sdk_secretsmanager::Client::new(stack.stack().sdk_config());
+    let secret = secrets
+        .get_secret_value()
+        .secret_id("test/jwt-signing-keys")
+        .send()
+        .await
+        .unwrap();
+    let text = secret.secret_string().unwrap().to_owned();
+    (service(&text), text)
+}
+
+fn service(secret: &str) -> TokenService {
+    TokenService::new(
+        KeySet::from_secret(secret).unwrap(),
+        TokenSettings {
+            issuer: "https://test.storefront".into(),
+            audience: "storefront-api".into(),
+            access_ttl: Duration::from_secs(900),
+        },
+    )
+}
+
+fn claims(user: Uuid, role: &str, now: i64) -> Value {
+    json!({
+        "iss": "https://test.storefront", "aud": "storefront-api", "sub": user.to_string(),
+        "role": role, "jti": Uuid::new_v4().to_string(), "iat": now, "nbf": now, "exp": now + 900,
+    })
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_customer_registers_logs_in_and_manages_the_profile() {
+    let stack = stack().await;
+    let created = register(&stack, "  Grace.Hopper@Example.com ").await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.header("location"), Some("/v1/users/me"));
+    let profile = created.json();
+    assert_eq!(profile["email"], "grace.hopper@example.com");
+    assert_eq!(profile["role"], "customer");
+    assert!(profile.get("passwordHash").is_none());
+
+    let again = register(&stack, "grace.hopper@example.com").await;
+    assert_eq!(again.status, 409);
+    assert_eq!(again.json()["code"], "EMAIL_TAKEN");
+
+    let login = login_as(&stack, "GRACE.HOPPER@example.com", PASSWORD).await;
+    assert_eq!(login.status, 200, "{}", login.text());
+    let tokens = login.json();
+    assert_eq!(tokens["tokenType"], "Bearer");
+    assert_eq!(tokens["expiresIn"], 900);
+    assert_eq!(tokens["refreshToken"].as_str().unwrap().len(), 43);
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(access(&tokens).split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "HS256");
+    assert_eq!(header["kid"], "k1");
+
+    let me = send(
+        &stack,
+        Method::GET,
+        "/v1/users/me",
+        Some(access(&tokens)),
+        None,
+    )
+    .await;
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(me.json()["id"], profile["id"]);
+
+    let patched = send(
+        &stack,
+        Method::PATCH,
+        "/v1/users/me",
+        Some(access(&tokens)),
+        Some(json!({"name": "Grace", "phone": "+14155550123", "smsOptIn": true, "marketingOptIn": true})),
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.text());
+    let patched = patched.json();
+    assert_eq!(patched["name"], "Grace");
+    assert_eq!(patched["phone"], "+14155550123");
+    assert_eq!(patched["smsOptIn"], true);
+
+    // Clearing the phone turns SMS off with it; SMS without a phone is refused.
+    let cleared = send(
+        &stack,
+        Method::PATCH,
+        "/v1/users/me",
+        Some(access(&tokens)),
+        Some(json!({"phone": null})),
+    )
+    .await
+    .json();
+    assert_eq!(cleared["phone"], Value::Null);
+    assert_eq!(cleared["smsOptIn"], false);
+    let refused = send(
+        &stack,
+        Method::PATCH,
+        "/v1/users/me",
+        Some(access(&tokens)),
+        Some(json!({"smsOptIn": true})),
+    )
+    .await;
+    assert_eq!(refused.status, 422);
+    assert_eq!(refused.json()["code"], "PHONE_REQUIRED");
+
+    let bad = send(
+        &stack,
+        Method::PATCH,
+        "/v1/users/me",
+        Some(access(&tokens)),
+        Some(json!({"phone": "555-0123", "name": ""})),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["errors"].as_array().unwrap().len(), 2);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn registration_validates_the_email_and_the_password_policy() {
+    let stack = stack().await;
+    for (body, field) in [
+        (
+            json!({"email": "not-an-email", "password": PASSWORD}),
+            "email",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "x".repeat(129)}),
+            "password",
+        ),
+    ] {
+        let answer = send(&stack, Method::POST, "/v1/auth/register", None, Some(body)).await;
+        assert_eq!(answer.status, 400, "{}", answer.text());
+        assert_eq!(answer.json()["errors"][0]["field"], field);
+    }
+    let with_role = send(
+        &stack,
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        Some(json!({"email": "mallory@example.com", "password": PASSWORD, "role": "admin"})),
+    )
+    .await;
+    assert_eq!(with_role.status, 400);
+    for junk in ["", "{", "[]", "{\"email\": 5}"] {
+        let answer = stack
+            .request(
+                Method::POST,
+                "/v1/auth/register",
+                &[("content-type", "application/json")],
+                junk.to_owned(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 400, "{junk}: {}", answer.text());
+    }
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn of_concurrent_registrations_of_one_email_exactly_one_succeeds() {
+    let stack = stack().await;
+    let answers = futures::future::join_all((0..6).map(|i| {
+        register(
+            &stack,
+            if i % 2 == 0 {
+                "twin@example.com"
+            } else {
+                "TWIN@example.com"
+            },
+        )
+    }))
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409]);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_passwords_and_unknown_emails_look_the_same_and_lock_with_backoff() {
+    let stack = stack().await;
+    signed_up(&stack, "known@example.com").await;
+
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    for i in 0..3 {
+        let started = Instant::now();
+        let a = login_as(&stack, "known@example.com", "wrong password!").await;
+        known.push(started.elapsed());
+        let started = Instant::now();
+        let b = login_as(&stack, &format!("nobody{i}@example.com"), "wrong password!").await;
+        unknown.push(started.elapsed());
+        assert_eq!((a.status, b.status), (401, 401));
+        let (mut a, mut b) = (a.json(), b.json());
+        a["requestId"] = Value::Null;
+        b["requestId"] = Value::Null;
+        assert_eq!(a, b);
+        assert_eq!(a["code"], "INVALID_CREDENTIALS");
+    }
+    // Both paths hash a password once; neither is a fast path.
+    known.sort();
+    unknown.sort();
+    assert!(
+        unknown[1] * 3 >= known[1],
+        "unknown emails answer much faster: {unknown:?} vs {known:?}"
+    );
+
+    // Five checks per email, then a lock; the right password does not get through it.
+    for _ in 0..2 {
+        assert_eq!(
+            login_as(&stack, "known@example.com", "wrong password!")
+                .await
+                .status,
+            401
+        );
+    }
+    let locked = login_as(&stack, "known@example.com", "wrong password!").await;
+    assert_eq!(locked.status, 429, "{}", locked.text());
+    let retry_after: u64 = locked.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    let still = login_as(&stack, "known@example.com", PASSWORD).await;
+    assert_eq!(still.status, 429);
+    // Unknown emails lock the same way.
+    for _ in 0..5 {
+        login_as(&stack, "ghost@example.com", "wrong password!").await;
+    }
+    assert_eq!(
+        login_as(&stack, "ghost@example.com", "wrong password!")
+            .await
+            .status,
+        429
+    );
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_parallel_guesses_gets_no_more_than_five_checks() {
+    let stack = stack().await;
+    signed_up(&stack, "burst@example.com").await;
+    let answers = futures::future::join_all(
+        (0..12).map(|_| login_as(&stack, "burst@example.com", "wrong password!")),
+    )
+    .await;
+    let checked = answers.iter().filter(|a| a.status == 401).count();
+    let locked = answers.iter().filter(|a| a.status == 429).count();
+    assert_eq!((checked, locked), (5, 7));
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refresh_tokens_rotate_and_reuse_revokes_the_whole_session() {
+    let stack = stack().await;
+    let first = signed_up(&stack, "rotate@example.com").await;
+    let other_login = login_as(&stack, "rotate@example.com", PASSWORD)
+        .await
+        .json();
+    let r1 = first["refreshToken"].as_str().unwrap();
+
+    let second = refresh(&stack, r1).await;
+    assert_eq!(second.status, 200, "{}", second.text());
+    let second = second.json();
+    let r2 = second["refreshToken"].as_str().unwrap();
+    assert_ne!(r1, r2);
+    assert_eq!(
+        second["refreshTokenExpiresAt"],
+        first["refreshTokenExpiresAt"]
+    );
+    let me = send(
+        &stack,
+        Method::GET,
+        "/v1/users/me",
+        Some(access(&second)),
+        None,
+    )
+    .await;
+    assert_eq!(me.status, 200);
+
+    // An attacker replays the spent token: the session dies, for the attacker and the owner.
+    let replay = refresh(&stack, r1).await;
+    assert_eq!(replay.status, 401);
+    assert_eq!(replay.json()["code"], "REFRESH_TOKEN_REUSED");
+    let owner = refresh(&stack, r2).await;
+    assert_eq!(owner.status, 401);
+    assert_eq!(owner.json()["code"], "SESSION_REVOKED");
+
+    // Another login is another session, untouched.
+    let other = refresh(&stack, other_login["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(other.status, 200, "{}", other.text());
+
+    let forged = refresh(&stack, &"A".repeat(43)).await;
+    assert_eq!(forged.status, 401);
+    assert_eq!(forged.json()["code"], "INVALID_REFRESH_TOKEN");
+    assert_eq!(refresh(&stack, "short").await.status, 401);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_of_one_token_let_at_most_one_through() {
+    let stack = stack().await;
+    let tokens = signed_up(&stack, "race@example.com").await;
+    let token = tokens["refreshToken"].as_str().unwrap();
+    let answers = futures::future::join_all((0..4).map(|_| refresh(&stack, token))).await;
+    let ok = answers.iter().filter(|a| a.status == 200).count();
+    assert!(ok <= 1, "{ok} refreshes of one token succeeded");
+    assert!(answers.iter().all(|a| a.status == 200 || a.status == 401));
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logout_revokes_the_session_and_is_idempotent() {
+    let stack = stack().await;
+    let tokens = signed_up(&stack, "leaving@example.com").await;
+    let token = tokens["refreshToken"].as_str().unwrap();
+    for _ in 0..2 {
+        let out = send(
+            &stack,
+            Method::POST,
+            "/v1/auth/logout",
+            None,
+            Some(json!({"refreshToken": token})),
+        )
+        .await;
+        assert_eq!(out.status, 204, "{}", out.text());
+    }
+    assert_eq!(
+        refresh(&stack, token).await.json()["code"],
+        "SESSION_REVOKED"
+    );
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_authorizer_rejects_forged_expired_and_misdirected_tokens() {
+    let stack = stack().await;
+    let tokens = signed_up(&stack, "target@example.com").await;
+    let user: Uuid = tokens["user"]["id"].as_str().unwrap().parse().unwrap();
+    let (genuine, secret) = stack_tokens(&stack).await;
+    let now = now();
+
+    // The genuine service's own signature is accepted, so the failures below are about the attack.
+    let valid = genuine.sign(&claims(user, "customer", now)).unwrap();
+    let me = send(&stack, Method::GET, "/v1/users/me", Some(&valid), None).await;
+    assert_eq!(me.status, 200, "{}", me.text());
+
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let admin_claims = claims(user, "admin", now);
+    let alg_none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": "k1"})),
+        b64(&admin_claims)
+    );
+    let wrong_key = service(
+        &json!({"kid": "k1", "alg": "HS256", "secret": "an attacker's key of at least 32 bytes"})
+            .to_string(),
+    )
+    .sign(&admin_claims)
+    .unwrap();
+    let mut expired = claims(user, "customer", now - 3600);
+    expired["exp"] = json!(now - 120);
+    let mut not_yet = claims(user, "customer", now);
+    not_yet["nbf"] = json!(now + 600);
+    let mut wrong_aud = claims(user, "customer", now);
+    wrong_aud["aud"] = json!("another-api");
+    let mut wrong_iss = claims(user, "customer", now);
+    wrong_iss["iss"] = json!("https://evil.example");
+    let tampered = {
+        let mut parts: Vec<String> = access(&tokens).split('.').map(str::to_owned).collect();
+        let mut payload: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(&parts[1]).unwrap()).unwrap();
+        payload["role"] = json!("admin");
+        parts[1] = b64(&payload);
+        parts.join(".")
+    };
+    // HS/RS confusion: an RS256 header over an HMAC of the right key.
+    let rs256 = {
+        let signed = genuine.sign(&admin_claims).unwrap();
+        let parts: Vec<&str> = signed.split('.').collect();
+        format!(
+            "{}.{}.{}",
+            b64(&json!({"alg": "RS256", "kid": "k1"})),
+            parts[1],
+            parts[2]
+        )
+    };
+    let attacks = [
+        ("alg none", alg_none),
+        ("wrong key", wrong_key),
+        ("expired", genuine.sign(&expired).unwrap()),
+        ("not yet valid", genuine.sign(&not_yet).unwrap()),
+        ("wrong audience", genuine.sign(&wrong_aud).unwrap()),
+        ("wrong issuer", genuine.sign(&wrong_iss).unwrap()),
+        ("tampered payload", tampered),
+        ("RS256 header", rs256),
+        ("garbage", "not-a-jwt".to_owned()),
+    ];
+    for (attack, token) in &attacks {
+        let answer = send(&stack, Method::GET, "/v1/users/me", Some(token), None).await;
+        assert_eq!(answer.status, 403, "{attack}: {}", answer.text());
+        assert_eq!(answer.json(), json!({"message": "Forbidden"}), "{attack}");
+    }
+    let anonymous = send(&stack, Method::GET, "/v1/users/me", None, None).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.json(), json!({"message": "Unauthorized"}));
+    assert!(secret.contains("\"kid\""));
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_profile_patch_cannot_escalate_the_role() {
+    let stack = stack().await;
+    let tokens = signed_up(&stack, "eve@example.com").await;
+    for body in [
+        json!({"role": "admin"}),
+        json!({"name": "Eve", "role": "admin"}),
+        json!({"email": "root@storefront.test"}),
+    ] {
+        let answer = send(
+            &stack,
+            Method::PATCH,
+            "/v1/users/me",
+            Some(access(&tokens)),
+            Some(body),
+        )
+        .await;
+        assert_eq!(answer.status, 400, "{}", answer.text());
+    }
+    let me = send(
+        &stack,
+        Method::GET,
+        "/v1/users/me",
+        Some(access(&tokens)),
+        None,
+    )
+    .await;
+    assert_eq!(me.json()["role"], "customer");
+    assert_eq!(me.json()["name"], Value::Null);
+    let user = me.json()["id"].as_str().unwrap().to_owned();
+    let promote = send(
+        &stack,
+        Method::PUT,
+        &format!("/v1/admin/users/{user}/role"),
+        Some(access(&tokens)),
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(promote.status, 403, "{}", promote.text());
+    let refreshed = refresh(&stack, tokens["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(refreshed.json()["user"]["role"], "customer");
+    stack.shutdown().await;
+}
+
+fn address(line1: &str) -> Value {
+    json!({"recipient": "Ada", "line1": line1, "city": "London", "postalCode": "SW1", "country": "gb"})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_address_book_keeps_one_default_and_at_most_twenty() {
+    let stack = stack().await;
+    let tokens = signed_up(&stack, "book@example.com").await;
+    let t = Some(access(&tokens));
+    let path = "/v1/users/me/addresses";
+
+    let first = send(&stack, Method::POST, path, t, Some(address("1 First St"))).await;
+    assert_eq!(first.status, 201, "{}", first.text());
+    let first = first.json();
+    assert_eq!(first["isDefault"], true);
+    assert_eq!(first["country"], "GB");
+    let second = send(&stack, Method::POST, path, t, Some(address("2 Second St")))
+        .await
+        .json();
+    assert_eq!(second["isDefault"], false);
+    let third = send(
+        &stack,
+        Method::POST,
+        path,
+        t,
+        Some(json!({"isDefault": true, "recipient": "Ada", "line1": "3 Third St", "city": "London", "postalCode": "SW1", "country": "GB"})),
+    )
+    .await
+    .json();
+    assert_eq!(third["isDefault"], true);
+
+    let list = send(&stack, Method::GET, path, t, None).await.json();
+    let defaults: Vec<_> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["isDefault"] == true)
+        .map(|a| a["id"].clone())
+        .collect();
+    assert_eq!(defaults, [third["id"].clone()]);
+    assert_eq!(list["nextCursor"], Value::Null);
+
+    // Editing, and moving the default with a PATCH.
+    let first_path = format!("{path}/{}", first["id"].as_str().unwrap());
+    let edited = send(
+        &stack,
+        Method::PATCH,
+        &first_path,
+        t,
+        Some(json!({"line2": "Flat 1", "isDefault": true})),
+    )
+    .await;
+    assert_eq!(edited.status, 200, "{}", edited.text());
+    assert_eq!(edited.json()["line2"], "Flat 1");
+    assert_eq!(edited.json()["isDefault"], true);
+    let keep_default = send(
+        &stack,
+        Method::PATCH,
+        &first_path,
+        t,
+        Some(json!({"isDefault": false})),
+    )
+    .await;
+    assert_eq!(keep_default.status, 409);
+    assert_eq!(keep_default.json()["code"], "DEFAULT_ADDRESS_REQUIRED");
+    let null_city = send(
+        &stack,
+        Method::PATCH,
+        &first_path,
+        t,
+        Some(json!({"city": null})),
+    )
+    .await;
+    assert_eq!(null_city.status, 400);
+
+    // Deleting the default passes it to the newest remaining address.
+    assert_eq!(
+        send(&stack, Method::DELETE, &first_path, t, None)
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        send(&stack, Method::DELETE, &first_path, t, None)
+            .await
+            .status,
+        404
+    );
+    let list = send(&stack, Method::GET, path, t, None).await.json();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    let default: Vec<_> = items.iter().filter(|a| a["isDefault"] == true).collect();
+    assert_eq!(default.len(), 1);
+    assert_eq!(default[0]["id"], third["id"]);
+
+    // Fill to 18, then race five creations for the last two places.
+    for i in 0..16 {
+        let created = send(
+            &stack,
+            Method::POST,
+            path,
+            t,
+            Some(address(&format!("{i} Filler Rd"))),
+        )
+        .await;
+        assert_eq!(created.status, 201, "{}", created.text());
+    }
+    let race = futures::future::join_all((0..5).map(|i| {
+        send(
+            &stack,
+            Method::POST,
+            path,
+            t,
+            Some(address(&format!("{i} Race Rd"))),
+        )
+    }))
+    .await;
+    let created = race.iter().filter(|a| a.status == 201).count();
+    let refused: Vec<_> = race.iter().filter(|a| a.status == 409).collect();
+    assert_eq!((created, refused.len()), (2, 3));
+    assert_eq!(refused[0].json()["code"], "ADDRESS_LIMIT_REACHED");
+    let list = send(&stack, Method::GET, path, t, None).await.json();
+    assert_eq!(list["items"].as_array().unwrap().len(), 20);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_users_addresses_are_not_found() {
+    let stack = stack().await;
+    let alice = signed_up(&stack, "alice@example.com").await;
+    let mallory = signed_up(&stack, "mallory@example.com").await;
+    let path = "/v1/users/me/addresses";
+    let created = send(
+        &stack,
+        Method::POST,
+        path,
+        Some(access(&alice)),
+        Some(address("1 Alice Way")),
+    )
+    .await
+    .json();
+    let alice_address = format!("{path}/{}", created["id"].as_str().unwrap());
+
+    let m = Some(access(&mallory));
+    let patch = send(
+        &stack,
+        Method::PATCH,
+        &alice_address,
+        m,
+        Some(json!({"line1": "stolen"})),
+    )
+    .await;
+    assert_eq!(patch.status, 404, "{}", patch.text());
+    assert_eq!(
+        send(&stack, Method::DELETE, &alice_address, m, None)
+            .await
+            .status,
+        404
+    );
+    let make_default = send(
+        &stack,
+        Method::PATCH,
+        &alice_address,
+        m,
+        Some(json!({"isDefault": true})),
+    )
+    .await;
+    assert_eq!(make_default.status, 404);
+    assert_eq!(
+        send(&stack, Method::GET, path, m, None).await.json()["items"],
+        json!([])
+    );
+    let not_an_id = send(
+        &stack,
+        Method::DELETE,
+        &format!("{path}/not-an-id"),
+        m,
+        None,
+    )
+    .await;
+    assert_eq!(not_an_id.status, 404);
+
+    let list = send(&stack, Method::GET, path, Some(access(&alice)), None)
+        .await
+        .json();
+    assert_eq!(list["items"][0]["line1"], "1 Alice Way");
+    assert_eq!(list["items"][0]["isDefault"], true);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_first_admin_changes_roles_but_never_demotes_the_last_admin() {
+    let stack = stack().await;
+    let admin = login_as(&stack, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert_eq!(admin.status, 200, "{}", admin.text());
+    let admin = admin.json();
+    assert_eq!(admin["user"]["role"], "admin");
+    let admin_id = admin["user"]["id"].as_str().unwrap().to_owned();
+    let a = Some(access(&admin));
+
+    let seller = signed_up(&stack, "seller@example.com").await;
+    let seller_id = seller["user"]["id"].as_str().unwrap().to_owned();
+    let promote = send(
+        &stack,
+        Method::PUT,
+        &format!("/v1/admin/users/{seller_id}/role"),
+        a,
+        Some(json!({"role": "seller"})),
+    )
+    .await;
+    assert_eq!(promote.status, 200, "{}", promote.text());
+    assert_eq!(
+        promote.json(),
+        json!({"userId": seller_id, "role": "seller", "previousRole": "customer"})
+    );
+    // The new role reaches the user's tokens at the next refresh.
+    let refreshed = refresh(&stack, seller["refreshToken"].as_str().unwrap())
+        .await
+        .json();
+    assert_eq!(refreshed["user"]["role"], "seller");
+    let (genuine, _) = stack_tokens(&stack).await;
+    assert_eq!(
+        genuine
+            .verify(access(&refreshed), time::OffsetDateTime::now_utc())
+            .unwrap()
+            .role,
+        Role::Seller
+    );
+
+    let demote_self = send(
+        &stack,
+        Method::PUT,
+        &format!("/v1/admin/users/{admin_id}/role"),
+        a,
+        Some(json!({"role": "customer"})),
+    )
+    .await;
+    assert_eq!(demote_self.status, 409, "{}", demote_self.text());
+    assert_eq!(demote_self.json()["code"], "LAST_ADMIN");
+
+    let unknown = send(
+        &stack,
+        Method::PUT,
+        &format!("/v1/admin/users/{}/role", Uuid::now_v7()),
+        a,
+        Some(json!({"role": "seller"})),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    let bad_role = send(
+        &stack,
+        Method::PUT,
+        &format!("/v1/admin/users/{seller_id}/role"),
+        a,
+        Some(json!({"role": "superuser"})),
+    )
+    .await;
+    assert_eq!(bad_role.status, 400);
+
+    // With a second admin, the first may step down; then the second is the last.
+    let promote = send(
+        &stack,
+        Method::PUT,
+        &format!("/v1/admin/users/{seller_id}/role"),
+        a,
+        Some(json!({"role": "admin"})),
+    )
+    .await;
+    assert_eq!(promote.status, 200);
+    let step_down = send(
+        &stack,
+        Method::PUT,
+        &format!("/v1/admin/users/{admin_id}/role"),
+        a,
+        Some(json!({"role": "customer"})),
+    )
+    .await;
+    assert_eq!(step_down.status, 200, "{}", step_down.text());
+    let second_admin = login_as(&stack, "seller@example.com", PASSWORD)
+        .await
+        .json();
+    let last = send(
+        &stack,
+        Method::PUT,
+        &format!("/v1/admin/users/{seller_id}/role"),
+        Some(access(&second_admin)),
+        Some(json!({"role": "seller"})),
+    )
+    .await;
+    assert_eq!(last.json()["code"], "LAST_ADMIN");
+    stack.shutdown().await;
+}
