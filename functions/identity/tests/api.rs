@@ -77,6 +77,17 @@ async fn signed_up(stack: &TestStack, email: &str) -> Value {
     login.json()
 }
 
+async fn put_role(stack: &TestStack, token: Option<&str>, user: &str, role: &str) -> TestResponse {
+    send(
+        stack,
+        Method::PUT,
+        &format!("/v1/admin/users/{user}/role"),
+        token,
+        Some(json!({ "role": role })),
+    )
+    .await
+}
+
 fn access(tokens: &Value) -> &str {
     tokens["accessToken"].as_str().unwrap()
 }
@@ -542,14 +553,7 @@ async fn a_profile_patch_cannot_escalate_the_role() {
     assert_eq!(me.json()["role"], "customer");
     assert_eq!(me.json()["name"], Value::Null);
     let user = me.json()["id"].as_str().unwrap().to_owned();
-    let promote = send(
-        &stack,
-        Method::PUT,
-        &format!("/v1/admin/users/{user}/role"),
-        Some(access(&tokens)),
-        Some(json!({"role": "admin"})),
-    )
-    .await;
+    let promote = put_role(&stack, Some(access(&tokens)), &user, "admin").await;
     assert_eq!(promote.status, 403, "{}", promote.text());
     let refreshed = refresh(&stack, tokens["refreshToken"].as_str().unwrap()).await;
     assert_eq!(refreshed.json()["user"]["role"], "customer");
@@ -758,14 +762,7 @@ async fn the_first_admin_changes_roles_but_never_demotes_the_last_admin() {
 
     let seller = signed_up(&stack, "seller@example.com").await;
     let seller_id = seller["user"]["id"].as_str().unwrap().to_owned();
-    let promote = send(
-        &stack,
-        Method::PUT,
-        &format!("/v1/admin/users/{seller_id}/role"),
-        a,
-        Some(json!({"role": "seller"})),
-    )
-    .await;
+    let promote = put_role(&stack, a, &seller_id, "seller").await;
     assert_eq!(promote.status, 200, "{}", promote.text());
     assert_eq!(
         promote.json(),
@@ -785,66 +782,24 @@ async fn the_first_admin_changes_roles_but_never_demotes_the_last_admin() {
         Role::Seller
     );
 
-    let demote_self = send(
-        &stack,
-        Method::PUT,
-        &format!("/v1/admin/users/{admin_id}/role"),
-        a,
-        Some(json!({"role": "customer"})),
-    )
-    .await;
+    let demote_self = put_role(&stack, a, &admin_id, "customer").await;
     assert_eq!(demote_self.status, 409, "{}", demote_self.text());
     assert_eq!(demote_self.json()["code"], "LAST_ADMIN");
 
-    let unknown = send(
-        &stack,
-        Method::PUT,
-        &format!("/v1/admin/users/{}/role", Uuid::now_v7()),
-        a,
-        Some(json!({"role": "seller"})),
-    )
-    .await;
+    let unknown = put_role(&stack, a, &Uuid::now_v7().to_string(), "seller").await;
     assert_eq!(unknown.status, 404);
-    let bad_role = send(
-        &stack,
-        Method::PUT,
-        &format!("/v1/admin/users/{seller_id}/role"),
-        a,
-        Some(json!({"role": "superuser"})),
-    )
-    .await;
+    let bad_role = put_role(&stack, a, &seller_id, "superuser").await;
     assert_eq!(bad_role.status, 400);
 
     // With a second admin, the first may step down; then the second is the last.
-    let promote = send(
-        &stack,
-        Method::PUT,
-        &format!("/v1/admin/users/{seller_id}/role"),
-        a,
-        Some(json!({"role": "admin"})),
-    )
-    .await;
+    let promote = put_role(&stack, a, &seller_id, "admin").await;
     assert_eq!(promote.status, 200);
-    let step_down = send(
-        &stack,
-        Method::PUT,
-        &format!("/v1/admin/users/{admin_id}/role"),
-        a,
-        Some(json!({"role": "customer"})),
-    )
-    .await;
+    let step_down = put_role(&stack, a, &admin_id, "customer").await;
     assert_eq!(step_down.status, 200, "{}", step_down.text());
     let second_admin = login_as(&stack, "seller@example.com", PASSWORD)
         .await
         .json();
-    let last = send(
-        &stack,
-        Method::PUT,
-        &format!("/v1/admin/users/{seller_id}/role"),
-        Some(access(&second_admin)),
-        Some(json!({"role": "seller"})),
-    )
-    .await;
+    let last = put_role(&stack, Some(access(&second_admin)), &seller_id, "seller").await;
     assert_eq!(last.json()["code"], "LAST_ADMIN");
     stack.shutdown().await;
 }
