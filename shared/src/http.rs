@@ -258,7 +258,8 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
 /// - 400 `MISSING_BODY` when there is no body;
 /// - 415 `UNSUPPORTED_MEDIA_TYPE` unless `content-type` is `application/json` or `application/*+json`;
 /// - 400 `MALFORMED_JSON` when the body is not JSON;
-/// - 400 `INVALID_BODY` when it is JSON of the wrong shape (missing field, wrong type).
+/// - 400 `INVALID_BODY` when it is JSON of the wrong shape (not an object, a missing field, a wrong
+///   type).
 pub fn parse_json_limited<T: DeserializeOwned>(req: &Request, limit: usize) -> Result<T, ApiError> {
     let bytes: &[u8] = req.body().as_ref();
     if bytes.len() > limit {
@@ -274,6 +275,22 @@ pub fn parse_json_limited<T: DeserializeOwned>(req: &Request, limit: usize) -> R
         return Err(ApiError::UnsupportedMediaType {
             expected: JSON.into(),
         });
+    }
+    // Request bodies are JSON objects. Serde would also read a struct from an array (`[]` as a
+    // struct of defaults), which no client means.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => {
+                    ApiError::bad_request("INVALID_BODY", "The request body must be a JSON object.")
+                }
+                Err(e) => ApiError::bad_request(
+                    "MALFORMED_JSON",
+                    format!("The request body is not valid JSON: {e}."),
+                ),
+            },
+        );
     }
     serde_json::from_slice(bytes).map_err(|e| {
         if e.is_data() {
@@ -406,6 +423,25 @@ mod tests {
         let error = parse_json::<Thing>(&req).unwrap_err();
         assert_eq!(error.status(), 400);
         assert_eq!(error.code(), "MALFORMED_JSON");
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_a_400() {
+        for (body, code) in [
+            ("[]", "INVALID_BODY"),
+            ("[\"mug\", 2]", "INVALID_BODY"),
+            ("null", "INVALID_BODY"),
+            ("\"mug\"", "INVALID_BODY"),
+            ("[1,", "MALFORMED_JSON"),
+        ] {
+            let req = request(body, Some("application/json"), None);
+            let error = parse_json::<Thing>(&req).unwrap_err();
+            assert_eq!(
+                (error.status().as_u16(), error.code()),
+                (400, code),
+                "{body}"
+            );
+        }
     }
 
     #[test]

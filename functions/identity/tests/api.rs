@@ -803,3 +803,98 @@ async fn the_first_admin_changes_roles_but_never_demotes_the_last_admin() {
     assert_eq!(last.json()["code"], "LAST_ADMIN");
     stack.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_requests_get_a_problem_json_4xx_never_a_5xx() {
+    let stack = stack().await;
+    let tokens = signed_up(&stack, "fuzz@example.com").await;
+    let t = Some(access(&tokens));
+    let created = send(
+        &stack,
+        Method::POST,
+        "/v1/users/me/addresses",
+        t,
+        Some(address("1 Fuzz St")),
+    )
+    .await
+    .json();
+    let address_path = format!("/v1/users/me/addresses/{}", created["id"].as_str().unwrap());
+    let user_path = format!(
+        "/v1/admin/users/{}/role",
+        tokens["user"]["id"].as_str().unwrap()
+    );
+    let long = "x".repeat(70_000);
+    let bodies: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"null".to_vec(),
+        b"[]".to_vec(),
+        b"\"text\"".to_vec(),
+        b"{\"email\": 1, \"password\": true}".to_vec(),
+        b"{\"email\": null, \"refreshToken\": null, \"role\": null}".to_vec(),
+        b"{\"name\": {\"nested\": [1, 2]}, \"phone\": 5}".to_vec(),
+        b"{\"recipient\": \"\\u0000\", \"line1\": \"a\", \"city\": \"b\", \"postalCode\": \"c\", \"country\": \"\xe2\x82\xac\xe2\x82\xac\"}".to_vec(),
+        b"{\"isDefault\": \"yes\", \"smsOptIn\": \"no\"}".to_vec(),
+        b"{\"email\": \"a@b.co\", \"password\": \"\xf0\x9f\x94\x91\xf0\x9f\x94\x91\xf0\x9f\x94\x91\xf0\x9f\x94\x91\xf0\x9f\x94\x91\xf0\x9f\x94\x91\xf0\x9f\x94\x91\xf0\x9f\x94\x91\xf0\x9f\x94\x91\"}".to_vec(),
+        b"{\xff\xfe}".to_vec(),
+        format!("{{\"email\": \"{long}\"}}").into_bytes(),
+        b"{\"refreshToken\": \"../../etc/passwd\", \"role\": \"ADMIN\"}".to_vec(),
+    ];
+    let routes = [
+        (Method::POST, "/v1/auth/register".to_owned(), None),
+        (Method::POST, "/v1/auth/login".to_owned(), None),
+        (Method::POST, "/v1/auth/refresh".to_owned(), None),
+        (Method::POST, "/v1/auth/logout".to_owned(), None),
+        (Method::PATCH, "/v1/users/me".to_owned(), t),
+        (Method::POST, "/v1/users/me/addresses".to_owned(), t),
+        (Method::PATCH, address_path.clone(), t),
+        (Method::PUT, user_path.clone(), t),
+    ];
+    for (method, path, token) in &routes {
+        for body in &bodies {
+            for content_type in ["application/json", "text/plain"] {
+                let auth = token.map(|t| format!("Bearer {t}"));
+                let mut headers = vec![("content-type", content_type)];
+                if let Some(auth) = &auth {
+                    headers.push(("authorization", auth));
+                }
+                let answer = stack
+                    .request(method.clone(), path, &headers, body.clone())
+                    .await
+                    .unwrap();
+                let shown = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
+                assert!(
+                    (400..500).contains(&answer.status),
+                    "{method} {path} {content_type} {shown}: {} {}",
+                    answer.status,
+                    answer.text()
+                );
+                // API Gateway's own answers (throttling) keep its format; everything else is ours.
+                if answer.header("content-type") == Some("application/json") {
+                    assert_eq!(
+                        answer.status,
+                        429,
+                        "{method} {path} {shown}: {}",
+                        answer.text()
+                    );
+                    assert_eq!(answer.json(), json!({"message": "Too Many Requests"}));
+                } else {
+                    assert_eq!(
+                        answer.header("content-type"),
+                        Some("application/problem+json"),
+                        "{method} {path} {shown}"
+                    );
+                }
+            }
+        }
+    }
+    // The address and the profile survived all of it.
+    let me = send(&stack, Method::GET, "/v1/users/me", t, None)
+        .await
+        .json();
+    assert_eq!(me["role"], "customer");
+    let book = send(&stack, Method::GET, "/v1/users/me/addresses", t, None)
+        .await
+        .json();
+    assert_eq!(book["items"][0]["line1"], "1 Fuzz St");
+    stack.shutdown().await;
+}
