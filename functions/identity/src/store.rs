@@ -401,7 +401,7 @@ impl Store {
     ///
     /// The attempt is counted *before* the password is checked, atomically, so a burst of parallel
     /// guesses gets no more than `policy.max_failures` checks: the one after that locks the email for
-    /// `policy.lock_for(lockouts)`. A successful login clears the count ([`Store::clear_login_failures`]).
+    /// `policy.lock_for(lockouts)`. A successful login clears the count ([`Store::start_session`]).
     /// Unknown emails are throttled the same way, so a lock reveals nothing.
     ///
     /// # Errors
@@ -494,28 +494,15 @@ impl Store {
         })
     }
 
-    /// Forgets the failed attempts of `email` after a successful login.
-    ///
-    /// # Errors
-    /// 500 on storage failure.
-    pub async fn clear_login_failures(&self, email: &str) -> Result<(), ApiError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(login_key(email)))
-            .send()
-            .await
-            .context("clear login failures")?;
-        Ok(())
-    }
-
-    /// Starts a session: a new refresh-token family holding its first token (stored by hash).
+    /// Starts a session after a successful login: a new refresh-token family holding its first token
+    /// (stored by hash), and the failed attempts of `email` forgotten, in one transaction.
     ///
     /// # Errors
     /// 500 on storage failure.
     pub async fn start_session(
         &self,
         user_id: Uuid,
+        email: &str,
         token_hash: &str,
         expires_at: OffsetDateTime,
     ) -> Result<Uuid, ApiError> {
@@ -541,6 +528,15 @@ impl Store {
                 with_refresh_ttl(with_key(refresh_key(token_hash), &token)?, expires),
                 "attribute_not_exists(pk)",
             )?,
+            TransactWriteItem::builder()
+                .delete(
+                    Delete::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(login_key(email)))
+                        .build()
+                        .context("build the login throttle reset")?,
+                )
+                .build(),
         ];
         self.transact(items)
             .await

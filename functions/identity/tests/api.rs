@@ -352,6 +352,29 @@ async fn wrong_passwords_and_unknown_emails_look_the_same_and_lock_with_backoff(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_successful_login_forgets_the_failures() {
+    let stack = stack().await;
+    signed_up(&stack, "forgetful@example.com").await;
+    for _ in 0..4 {
+        let wrong = login_as(&stack, "forgetful@example.com", "wrong password!").await;
+        assert_eq!(wrong.status, 401);
+    }
+    assert_eq!(
+        login_as(&stack, "forgetful@example.com", PASSWORD)
+            .await
+            .status,
+        200
+    );
+    for _ in 0..5 {
+        let wrong = login_as(&stack, "forgetful@example.com", "wrong password!").await;
+        assert_eq!(wrong.status, 401);
+    }
+    let locked = login_as(&stack, "forgetful@example.com", "wrong password!").await;
+    assert_eq!(locked.status, 429);
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_parallel_guesses_gets_no_more_than_five_checks() {
     let stack = stack().await;
     signed_up(&stack, "burst@example.com").await;

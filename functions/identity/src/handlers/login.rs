@@ -75,16 +75,17 @@ pub async fn handle(
         tracing::info!("login failed");
         return Err(invalid_credentials());
     };
-    accounts.store.clear_login_failures(email.as_str()).await?;
-    let pair = open_session(accounts, user.id, user.role, now).await?;
+    let pair = open_session(accounts, user.id, email.as_str(), user.role, now).await?;
     tracing::info!(user_id = %user.id, "user logged in");
     http::ok(ctx, &pair)
 }
 
-/// Starts a session for `user_id`: a new refresh-token family and a first access token.
-pub(crate) async fn open_session(
+/// Starts a session for `user_id`, who logged in as `email`: a new refresh-token family, the
+/// email's failed attempts forgotten, and a first access token.
+async fn open_session(
     accounts: &Accounts,
     user_id: Uuid,
+    email: &str,
     role: Role,
     now: OffsetDateTime,
 ) -> Result<TokenPair, ApiError> {
@@ -96,6 +97,7 @@ pub(crate) async fn open_session(
         .store
         .start_session(
             user_id,
+            email,
             &tokens::refresh_token_hash(&refresh_token),
             session_ends,
         )
