@@ -4,6 +4,7 @@
 //! Builds the functions in release, starts the local stack on free ports, registers a user, then:
 //! - logs in `LOGINS` times one after another (default 200) and prints p50/p90/p99 of the client-side
 //!   latency (API Gateway emulation, the function, argon2id and the emulator's DynamoDB);
+//! - times one DynamoDB read against the emulator, for scale;
 //! - starts the `authorizer` binary `COLD_STARTS` times (default 25) against the stack's Secrets Manager
 //!   and prints process start → first Runtime API poll (which includes reading the signing key),
 //!   → first decision, and peak RSS.
@@ -70,6 +71,40 @@ async fn main() -> anyhow::Result<()> {
         pick(0.9),
         pick(0.99),
         pick(1.0)
+    );
+
+    // For scale: one DynamoDB read against the same emulator (a login makes four DynamoDB calls).
+    let dynamo = aws_sdk_dynamodb::Client::new(stack.stack().sdk_config());
+    let table = stack
+        .stack()
+        .model()
+        .tables
+        .first()
+        .map(|t| t.name.clone())
+        .unwrap_or_default();
+    let mut reads = Vec::with_capacity(logins);
+    for _ in 0..logins {
+        let started = Instant::now();
+        dynamo
+            .get_item()
+            .table_name(&table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S("EMAIL#bench@example.com".into()),
+            )
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S("EMAIL".into()),
+            )
+            .consistent_read(true)
+            .send()
+            .await?;
+        reads.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    reads.sort_by(f64::total_cmp);
+    println!(
+        "one GetItem against the emulator, for scale: p50 {:.1} ms",
+        reads[reads.len() / 2]
     );
 
     let model = stack.stack().model();
