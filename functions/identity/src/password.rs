@@ -90,6 +90,23 @@ impl Hasher {
         })
     }
 
+    /// Whether `hash` was made at a cost other than the current one (or is unreadable), so a login
+    /// that just verified it should store a fresh hash. Keeps every account's verification at the
+    /// same cost, which the equal timing of unknown emails relies on.
+    #[must_use]
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(hash) else {
+            return true;
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return true;
+        };
+        parsed.algorithm != Algorithm::Argon2id.ident()
+            || params.m_cost() != self.cost.memory_kib
+            || params.t_cost() != self.cost.iterations
+            || params.p_cost() != self.cost.parallelism
+    }
+
     /// Spends the time a [`Hasher::verify`] would, for a login whose email has no account, so the
     /// answer's timing does not reveal which emails exist.
     pub fn waste_a_verification(&self, password: &str) {
@@ -131,6 +148,20 @@ mod tests {
         })
         .unwrap();
         assert!(stronger.verify("long enough password", &old));
+    }
+
+    #[test]
+    fn only_hashes_at_another_cost_need_a_rehash() {
+        let hasher = cheap();
+        assert!(!hasher.needs_rehash(&hasher.hash("long enough password").unwrap()));
+        let stronger = Hasher::new(Cost {
+            memory_kib: 128,
+            iterations: 2,
+            parallelism: 1,
+        })
+        .unwrap();
+        assert!(stronger.needs_rehash(&hasher.hash("long enough password").unwrap()));
+        assert!(hasher.needs_rehash("not a phc string"));
     }
 
     #[test]

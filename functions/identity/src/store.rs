@@ -70,6 +70,9 @@ pub struct User {
     pub created_at: String,
     /// RFC 3339 time of the last change.
     pub updated_at: String,
+    /// Created by provisioning (the first admin), not by registration.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisioned: bool,
 }
 
 /// A stored address.
@@ -190,6 +193,17 @@ pub enum RoleChange {
     NoUser,
     /// The user is the last admin and would be demoted.
     LastAdmin,
+    /// The acting user is no longer an admin (their token is older than the demotion).
+    ActorNotAdmin,
+}
+
+/// The outcome of provisioning the first admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstAdmin {
+    /// The provisioned account exists (created now, or by an earlier run).
+    Ready(Uuid),
+    /// Someone registered the email: provisioning must not hand that account admin rights.
+    EmailTaken,
 }
 
 /// Access to the identity table.
@@ -965,7 +979,9 @@ impl Store {
     }
 
     /// Deletes an address. When it was the default, the most recently added remaining address becomes
-    /// the default, in the same transaction (conditional on the default not having moved meanwhile).
+    /// the default, in the same transaction. The transaction is conditional on the default and the
+    /// address count being what was read, so an address added meanwhile is seen on the retry and no
+    /// book is left without a default.
     ///
     /// # Errors
     /// 404 when the user has no such address; 500 otherwise.
@@ -1009,20 +1025,22 @@ impl Store {
                 } else {
                     "SET updatedAt = :now REMOVE defaultAddressId ADD addressCount :minus"
                 };
+                vals.push((":count", n(user.address_count)));
                 Update::builder()
                     .update_expression(expression)
-                    .condition_expression("defaultAddressId = :id")
+                    .condition_expression("defaultAddressId = :id AND addressCount = :count")
                     .set_expression_attribute_values(values(vals))
             } else {
                 Update::builder()
                     .update_expression("SET updatedAt = :now ADD addressCount :minus")
                     .condition_expression(
-                        "attribute_exists(pk) AND (attribute_not_exists(defaultAddressId) OR defaultAddressId <> :id)",
+                        "attribute_exists(pk) AND addressCount = :count AND (attribute_not_exists(defaultAddressId) OR defaultAddressId <> :id)",
                     )
                     .set_expression_attribute_values(values(vec![
                         (":id", id),
                         (":minus", n(-1)),
                         (":now", s(now)),
+                        (":count", n(user.address_count)),
                     ]))
             };
             let profile = profile
@@ -1051,9 +1069,10 @@ impl Store {
 
     /// Sets the role of `user_id` to `role`, recording who did it.
     ///
-    /// One transaction changes the role on condition that it is still the one read, moves the admin
-    /// count (which may not drop below one), and writes the audit record, so two admins demoting each
-    /// other at once cannot leave the shop without an admin.
+    /// One transaction changes the role on condition that it is still the one read, checks that the
+    /// actor is still an admin, moves the admin count (which may not drop below one), and writes the
+    /// audit record, so two admins demoting each other at once cannot leave the shop without an admin,
+    /// and a demoted admin's unexpired token changes nothing. `actor` nil is provisioning.
     ///
     /// # Errors
     /// 409 `CONFLICT` if the role keeps changing underneath; 500 on storage failure.
@@ -1104,6 +1123,26 @@ impl Store {
                     "attribute_not_exists(pk)",
                 )?,
             ];
+            // The actor's token may predate their own demotion: check the stored role, in the same
+            // transaction. (Acting on oneself, the change's own condition already checks it.)
+            let checks_actor = actor != Uuid::nil() && actor != user_id;
+            if checks_actor {
+                let check = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(user_key(actor)))
+                    .condition_expression("#role = :admin")
+                    .set_expression_attribute_names(names(&[("#role", "role")]))
+                    .set_expression_attribute_values(values(vec![(
+                        ":admin",
+                        s(Role::Admin.as_str()),
+                    )]))
+                    .build()
+                    .context("build the actor check")?;
+                items.push(TransactWriteItem::builder().condition_check(check).build());
+            } else if actor == user_id && previous != Role::Admin {
+                return Ok(RoleChange::ActorNotAdmin);
+            }
+            let count_index = items.len();
             if previous == Role::Admin {
                 items.push(self.count_admins(-1)?);
             } else if role == Role::Admin {
@@ -1111,7 +1150,10 @@ impl Store {
             }
             match self.transact(items).await {
                 Ok(()) => return Ok(RoleChange::Done { previous }),
-                Err(failure) if failure.failed_conditions().contains(&2) => {
+                Err(failure) if checks_actor && failure.failed_conditions().contains(&2) => {
+                    return Ok(RoleChange::ActorNotAdmin);
+                }
+                Err(failure) if failure.failed_conditions().contains(&count_index) => {
                     return Ok(RoleChange::LastAdmin);
                 }
                 Err(failure)
@@ -1126,22 +1168,28 @@ impl Store {
         Err(busy())
     }
 
-    /// Makes sure an admin account exists for `email`: creates it with `password_hash`, or promotes the
-    /// existing account. Safe to run any number of times.
+    /// Makes sure the provisioned admin account for `email` exists, creating it with `password_hash`.
+    /// Safe to run any number of times. An account that someone *registered* with that email is
+    /// never promoted: without email verification, that would give admin rights to whoever claimed
+    /// the address first.
     ///
     /// # Errors
     /// 500 on storage failure.
-    pub async fn ensure_admin(
+    pub async fn ensure_first_admin(
         &self,
         email: &str,
         password_hash: &str,
         now: &str,
-    ) -> Result<Uuid, ApiError> {
+    ) -> Result<FirstAdmin, ApiError> {
+        let existing = |user: User| {
+            if user.provisioned {
+                FirstAdmin::Ready(user.id)
+            } else {
+                FirstAdmin::EmailTaken
+            }
+        };
         if let Some(user) = self.user_by_email(email).await? {
-            let system = Uuid::nil();
-            self.set_role(user.id, Role::Admin, system, "provisioning", now)
-                .await?;
-            return Ok(user.id);
+            return Ok(existing(user));
         }
         let user = User {
             id: shared::ids::new_id(),
@@ -1156,19 +1204,45 @@ impl Store {
             default_address_id: None,
             created_at: now.to_owned(),
             updated_at: now.to_owned(),
+            provisioned: true,
         };
         match self.create_user(&user).await {
-            Ok(()) => Ok(user.id),
-            // Created concurrently (a retried provisioning): promote whoever holds the email.
+            Ok(()) => Ok(FirstAdmin::Ready(user.id)),
+            // Claimed concurrently: by a retried provisioning, or by a registration.
             Err(ApiError::Conflict { .. }) => match self.user_by_email(email).await? {
-                Some(existing) => {
-                    self.set_role(existing.id, Role::Admin, Uuid::nil(), "provisioning", now)
-                        .await?;
-                    Ok(existing.id)
-                }
+                Some(user) => Ok(existing(user)),
                 None => Err(busy()),
             },
             Err(other) => Err(other),
+        }
+    }
+
+    /// Replaces a password hash (a rehash at the current cost), on condition that it is still `old`.
+    /// Returns whether it was replaced.
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn replace_password_hash(
+        &self,
+        user_id: Uuid,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, ApiError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(user_key(user_id)))
+            .update_expression("SET passwordHash = :new")
+            .condition_expression("passwordHash = :old")
+            .set_expression_attribute_values(values(vec![(":new", s(new)), (":old", s(old))]))
+            .send()
+            .await
+            .map_err(dynamo::classify);
+        match result {
+            Ok(_) => Ok(true),
+            Err(WriteFailure::ConditionFailed) => Ok(false),
+            Err(failure) => Err(failure_to_api("replace a password hash", failure)),
         }
     }
 }

@@ -921,3 +921,120 @@ async fn malformed_requests_get_a_problem_json_4xx_never_a_5xx() {
     assert_eq!(book["items"][0]["line1"], "1 Fuzz St");
     stack.shutdown().await;
 }
+
+fn store(stack: &TestStack) -> identity::store::Store {
+    let table = stack.stack().model().tables[0].name.clone();
+    identity::store::Store::new(
+        aws_sdk_dynamodb::Client::new(stack.stack().sdk_config()),
+        table,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn provisioning_never_promotes_an_account_someone_registered() {
+    use identity::store::FirstAdmin;
+    let stack = stack().await;
+    let store = store(&stack);
+    let squatter = signed_up(&stack, "owner@shop.example").await;
+    let now = shared::time::now_rfc3339();
+    assert_eq!(
+        store
+            .ensure_first_admin("owner@shop.example", "$argon2id$unused", &now)
+            .await
+            .unwrap(),
+        FirstAdmin::EmailTaken
+    );
+    let refreshed = refresh(&stack, squatter["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(refreshed.json()["user"]["role"], "customer");
+
+    // The provisioned admin is found again by later runs, unchanged.
+    let admin = login_as(&stack, ADMIN_EMAIL, ADMIN_PASSWORD).await.json();
+    let again = store
+        .ensure_first_admin(ADMIN_EMAIL, "$argon2id$unused", &now)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        FirstAdmin::Ready(admin["user"]["id"].as_str().unwrap().parse().unwrap())
+    );
+    assert_eq!(
+        login_as(&stack, ADMIN_EMAIL, ADMIN_PASSWORD).await.status,
+        200
+    );
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_demoted_admins_unexpired_token_cannot_change_roles() {
+    let stack = stack().await;
+    let root = login_as(&stack, ADMIN_EMAIL, ADMIN_PASSWORD).await.json();
+    let deputy = signed_up(&stack, "deputy@example.com").await;
+    let deputy_id = deputy["user"]["id"].as_str().unwrap().to_owned();
+    let promoted = put_role(&stack, Some(access(&root)), &deputy_id, "admin").await;
+    assert_eq!(promoted.status, 200);
+    let deputy_admin = login_as(&stack, "deputy@example.com", PASSWORD)
+        .await
+        .json();
+    assert_eq!(deputy_admin["user"]["role"], "admin");
+
+    let demoted = put_role(&stack, Some(access(&root)), &deputy_id, "customer").await;
+    assert_eq!(demoted.status, 200);
+    // The deputy's access token still says admin, but the stored role decides.
+    let root_id = root["user"]["id"].as_str().unwrap().to_owned();
+    for (target, role) in [(&deputy_id, "admin"), (&root_id, "customer")] {
+        let answer = put_role(&stack, Some(access(&deputy_admin)), target, role).await;
+        assert_eq!(answer.status, 403, "{}", answer.text());
+    }
+    let me = send(
+        &stack,
+        Method::GET,
+        "/v1/users/me",
+        Some(access(&root)),
+        None,
+    )
+    .await;
+    assert_eq!(me.json()["role"], "admin");
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_login_rehashes_a_password_stored_at_an_older_cost() {
+    use identity::password::{Cost, Hasher};
+    let stack = stack().await;
+    let store = store(&stack);
+    let tokens = signed_up(&stack, "legacy@example.com").await;
+    let id: Uuid = tokens["user"]["id"].as_str().unwrap().parse().unwrap();
+    let current = store.user(id).await.unwrap().unwrap().password_hash;
+    let cheap = Hasher::new(Cost {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .unwrap();
+    let legacy = cheap.hash(PASSWORD).unwrap();
+    assert!(
+        store
+            .replace_password_hash(id, &current, &legacy)
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        login_as(&stack, "legacy@example.com", PASSWORD)
+            .await
+            .status,
+        200
+    );
+    let stored = store.user(id).await.unwrap().unwrap().password_hash;
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    assert_eq!(
+        login_as(&stack, "legacy@example.com", PASSWORD)
+            .await
+            .status,
+        200
+    );
+    stack.shutdown().await;
+}

@@ -3,8 +3,9 @@
 //! The template declares `Custom::FirstAdmin` when the `AdminEmail` parameter is set. On Create and
 //! Update this function reads the initial password from the secret named by the resource's
 //! `PasswordSecretArn` (a plain string, or JSON with a `password` key), creates the account as an
-//! admin, or promotes the account that already has the email, and reports to CloudFormation through
-//! the request's `ResponseURL`. Delete keeps the account: people's data outlives stacks.
+//! admin (once: later runs find it), and reports to CloudFormation through the request's
+//! `ResponseURL`. An account someone registered with that email is never promoted: the resource
+//! fails instead. Delete keeps the account: people's data outlives stacks.
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use serde_json::Value;
 use crate::{
     domain::{Email, Password},
     password::Hasher,
-    store::Store,
+    store::{FirstAdmin, Store},
 };
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -202,11 +203,18 @@ async fn create_admin(state: &Bootstrap, properties: &Properties) -> Result<Stri
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let user_id = state
+    let outcome = state
         .store
-        .ensure_admin(email.as_str(), &hash, &shared::time::now_rfc3339())
+        .ensure_first_admin(email.as_str(), &hash, &shared::time::now_rfc3339())
         .await
         .map_err(|e| format!("create the admin: {}", shared::error::cause_chain(&e)))?;
+    let FirstAdmin::Ready(user_id) = outcome else {
+        return Err(format!(
+            "{} already has an account that was registered, not provisioned; it is not made an \
+             admin. Choose another AdminEmail, or have an admin change that account's role.",
+            email.as_str()
+        ));
+    };
     tracing::info!(%user_id, "first admin ready");
     Ok(format!("first-admin/{}", email.as_str()))
 }

@@ -60,7 +60,8 @@ pub async fn handle(
     }
     let user = accounts.store.user_by_email(email.as_str()).await?;
     let hasher = accounts.hasher.clone();
-    let password = body.password;
+    let body_password = body.password;
+    let password = body_password.clone();
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let matches = tokio::task::spawn_blocking(move || match stored_hash {
         Some(hash) => hasher.verify(&password, &hash),
@@ -75,9 +76,32 @@ pub async fn handle(
         tracing::info!("login failed");
         return Err(invalid_credentials());
     };
+    if accounts.hasher.needs_rehash(&user.password_hash) {
+        rehash(accounts, &user.password_hash, user.id, &body_password).await;
+    }
     let pair = open_session(accounts, user.id, email.as_str(), user.role, now).await?;
     tracing::info!(user_id = %user.id, "user logged in");
     http::ok(ctx, &pair)
+}
+
+/// Stores a hash of `password` at the current cost in place of `old`. A failure only costs the next
+/// login another try, so it is logged, not returned.
+async fn rehash(accounts: &Accounts, old: &str, user_id: Uuid, password: &str) {
+    let hasher = accounts.hasher.clone();
+    let password = password.to_owned();
+    let fresh = match tokio::task::spawn_blocking(move || hasher.hash(&password)).await {
+        Ok(Ok(hash)) => hash,
+        Ok(Err(error)) => return tracing::warn!(%error, "rehash failed"),
+        Err(error) => return tracing::warn!(%error, "rehash failed"),
+    };
+    match accounts
+        .store
+        .replace_password_hash(user_id, old, &fresh)
+        .await
+    {
+        Ok(replaced) => tracing::info!(replaced, "password rehashed at the current cost"),
+        Err(error) => tracing::warn!(%error, "rehash not stored"),
+    }
 }
 
 /// Starts a session for `user_id`, who logged in as `email`: a new refresh-token family, the

@@ -66,6 +66,7 @@ pub async fn handle(
         default_address_id: None,
         created_at: now.clone(),
         updated_at: now,
+        provisioned: false,
     };
     accounts.store.create_user(&user).await?;
     tracing::info!(user_id = %user.id, "user registered");

@@ -38,7 +38,7 @@ pub struct RoleAnswer {
 /// the same transaction) and logged. The change reaches the user's tokens at their next refresh.
 ///
 /// # Errors
-/// 403 unless the caller is an admin; 404 for an unknown user; 400 for an unknown role; 409
+/// 403 unless the caller is an admin (by token, and still by the stored role); 404 for an unknown user; 400 for an unknown role; 409
 /// `LAST_ADMIN` when demoting the only admin; 500 on storage failure.
 #[tracing::instrument(skip_all)]
 pub async fn handle(
@@ -70,6 +70,9 @@ pub async fn handle(
             )
         }
         RoleChange::NoUser => Err(ApiError::not_found("No such user.")),
+        RoleChange::ActorNotAdmin => Err(ApiError::forbidden(
+            "This action needs the role admin, which your account no longer has.",
+        )),
         RoleChange::LastAdmin => Err(ApiError::conflict(
             "LAST_ADMIN",
             "This is the last admin; make another user admin first.",
