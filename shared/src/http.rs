@@ -285,26 +285,26 @@ pub fn parse_json_limited<T: DeserializeOwned>(req: &Request, limit: usize) -> R
                 Ok(_) => {
                     ApiError::bad_request("INVALID_BODY", "The request body must be a JSON object.")
                 }
-                Err(e) => ApiError::bad_request(
-                    "MALFORMED_JSON",
-                    format!("The request body is not valid JSON: {e}."),
-                ),
+                Err(e) => body_error(&e),
             },
         );
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        if e.is_data() {
-            ApiError::bad_request(
-                "INVALID_BODY",
-                format!("The request body has the wrong shape: {e}."),
-            )
-        } else {
-            ApiError::bad_request(
-                "MALFORMED_JSON",
-                format!("The request body is not valid JSON: {e}."),
-            )
-        }
-    })
+    serde_json::from_slice(bytes).map_err(|e| body_error(&e))
+}
+
+/// The 400 for a body serde could not read: wrong shape, or not JSON at all.
+fn body_error(e: &serde_json::Error) -> ApiError {
+    if e.is_data() {
+        ApiError::bad_request(
+            "INVALID_BODY",
+            format!("The request body has the wrong shape: {e}."),
+        )
+    } else {
+        ApiError::bad_request(
+            "MALFORMED_JSON",
+            format!("The request body is not valid JSON: {e}."),
+        )
+    }
 }
 
 /// Whether `content-type` names JSON: `application/json` or `application/<anything>+json`, any

@@ -37,14 +37,13 @@ pub async fn aws_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// The identity table, from `TABLE_NAME`.
+/// The identity table, from `TABLE_NAME`, reached with `config`.
 ///
 /// # Errors
 /// When `TABLE_NAME` is unset.
-pub async fn store_from_env(env: &Env) -> Result<Store, ConfigError> {
+pub fn store_from_env(env: &Env, config: &aws_config::SdkConfig) -> Result<Store, ConfigError> {
     let table = env.required("TABLE_NAME")?;
-    let client = aws_sdk_dynamodb::Client::new(&aws_config().await);
-    Ok(Store::new(client, table))
+    Ok(Store::new(aws_sdk_dynamodb::Client::new(config), table))
 }
 
 /// Why a function could not start.
@@ -125,10 +124,9 @@ impl Accounts {
     /// As the parts.
     pub async fn from_env(env: &Env) -> Result<Self, StartError> {
         let config = aws_config().await;
-        let table = env.required("TABLE_NAME")?;
         let default = Policy::default();
         Ok(Self {
-            store: Store::new(aws_sdk_dynamodb::Client::new(&config), table),
+            store: store_from_env(env, &config)?,
             hasher: hasher_from_env(env)?,
             tokens: token_service_from_env(env, &config).await?,
             session_ttl: Duration::from_secs(env.parse_or("SESSION_TTL_DAYS", 30_u64)? * 86_400),

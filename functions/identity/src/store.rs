@@ -150,6 +150,8 @@ struct RefreshRecord {
     user_id: Uuid,
     #[serde(default)]
     spent: bool,
+    /// When the family ends; also the item's TTL.
+    #[serde(rename = "expiresAt")]
     family_expires_at: i64,
 }
 
@@ -354,10 +356,7 @@ impl Store {
                 Err(failure) => return Err(failure_to_api("create a user", failure)),
             }
         }
-        Err(ApiError::conflict(
-            "CONFLICT",
-            "The account is being changed concurrently; retry.",
-        ))
+        Err(busy())
     }
 
     fn count_admins(&self, delta: i32) -> Result<TransactWriteItem, ApiError> {
@@ -539,7 +538,7 @@ impl Store {
                 "attribute_not_exists(pk)",
             )?,
             self.put(
-                with_refresh_ttl(with_key(refresh_key(token_hash), &token)?, expires),
+                with_key(refresh_key(token_hash), &token)?,
                 "attribute_not_exists(pk)",
             )?,
             TransactWriteItem::builder()
@@ -613,10 +612,7 @@ impl Store {
             TransactWriteItem::builder().update(spend).build(),
             TransactWriteItem::builder().condition_check(live).build(),
             self.put(
-                with_refresh_ttl(
-                    with_key(refresh_key(new_hash), &next)?,
-                    token.family_expires_at,
-                ),
+                with_key(refresh_key(new_hash), &next)?,
                 "attribute_not_exists(pk)",
             )?,
         ];
@@ -873,7 +869,8 @@ impl Store {
     }
 
     /// Applies `changes` to an address and, with `default`, makes it (`Some(true)`) the default or
-    /// checks (`Some(false)`) that it is not the default. Returns the updated address.
+    /// checks (`Some(false)`) that it is not the default. Returns the updated address and the user's
+    /// default address.
     ///
     /// # Errors
     /// 404 when the user has no such address; 409 `DEFAULT_ADDRESS_REQUIRED` when `Some(false)` is asked
@@ -885,7 +882,7 @@ impl Store {
         changes: &AddressChanges,
         default: Option<bool>,
         now: &str,
-    ) -> Result<Address, ApiError> {
+    ) -> Result<(Address, Option<Uuid>), ApiError> {
         let mut set = vec!["updatedAt = :now".to_owned()];
         let mut remove = Vec::new();
         let mut vals = vec![(":now".to_owned(), s(now))];
@@ -952,12 +949,15 @@ impl Store {
         for attempt in 0..=CONFLICT_RETRIES {
             match self.transact(items.clone()).await {
                 Ok(()) => {
-                    return self
-                        .get(address_key(user_id, address_id))
+                    // One query reads back both the address and the user's default.
+                    let (user, addresses) = self
+                        .user_with_addresses(user_id)
                         .await?
-                        .map(dynamo::from_item)
-                        .transpose()
-                        .context("read the updated address")?
+                        .ok_or_else(address_not_found)?;
+                    return addresses
+                        .into_iter()
+                        .find(|a| a.id == address_id)
+                        .map(|a| (a, user.default_address_id))
                         .ok_or_else(address_not_found);
                 }
                 Err(failure) if failure.failed_conditions().contains(&0) => {
@@ -1072,7 +1072,7 @@ impl Store {
     /// One transaction changes the role on condition that it is still the one read, checks that the
     /// actor is still an admin, moves the admin count (which may not drop below one), and writes the
     /// audit record, so two admins demoting each other at once cannot leave the shop without an admin,
-    /// and a demoted admin's unexpired token changes nothing. `actor` nil is provisioning.
+    /// and a demoted admin's unexpired token changes nothing.
     ///
     /// # Errors
     /// 409 `CONFLICT` if the role keeps changing underneath; 500 on storage failure.
@@ -1125,7 +1125,7 @@ impl Store {
             ];
             // The actor's token may predate their own demotion: check the stored role, in the same
             // transaction. (Acting on oneself, the change's own condition already checks it.)
-            let checks_actor = actor != Uuid::nil() && actor != user_id;
+            let checks_actor = actor != user_id;
             if checks_actor {
                 let check = ConditionCheck::builder()
                     .table_name(&self.table)
@@ -1139,7 +1139,7 @@ impl Store {
                     .build()
                     .context("build the actor check")?;
                 items.push(TransactWriteItem::builder().condition_check(check).build());
-            } else if actor == user_id && previous != Role::Admin {
+            } else if previous != Role::Admin {
                 return Ok(RoleChange::ActorNotAdmin);
             }
             let count_index = items.len();
@@ -1245,11 +1245,6 @@ impl Store {
             Err(failure) => Err(failure_to_api("replace a password hash", failure)),
         }
     }
-}
-
-fn with_refresh_ttl(mut item: Item, expires: i64) -> Item {
-    item.insert("expiresAt".to_owned(), n(expires));
-    item
 }
 
 fn secs(duration: Duration) -> i64 {

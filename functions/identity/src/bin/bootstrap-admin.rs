@@ -13,10 +13,11 @@ use shared::{config::Env, telemetry};
 async fn main() -> Result<(), Error> {
     telemetry::init();
     let env = Env::from_process();
+    let config = aws_config().await;
     let state = Bootstrap {
-        store: store_from_env(&env).await?,
+        store: store_from_env(&env, &config)?,
         hasher: hasher_from_env(&env)?,
-        secrets: aws_sdk_secretsmanager::Client::new(&aws_config().await),
+        secrets: aws_sdk_secretsmanager::Client::new(&config),
         http: bootstrap_admin::https_client()?,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {

@@ -1,14 +1,13 @@
 //! Lambda function `create-address`: `POST /v1/users/me/addresses`.
 
-use identity::{handlers::create_address, store_from_env};
+use identity::{aws_config, handlers::create_address, store_from_env};
 use lambda_http::{Error, service_fn};
 use shared::{config::Env, http::run_http, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let store = store_from_env(&Env::from_process())
-        .await
+    let store = store_from_env(&Env::from_process(), &aws_config().await)
         .inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
     lambda_http::run(service_fn(|req| {
         run_http(&store, req, create_address::handle)

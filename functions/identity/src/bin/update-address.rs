@@ -1,14 +1,13 @@
 //! Lambda function `update-address`: `PATCH /v1/users/me/addresses/{addressId}`.
 
-use identity::{handlers::update_address, store_from_env};
+use identity::{aws_config, handlers::update_address, store_from_env};
 use lambda_http::{Error, service_fn};
 use shared::{config::Env, http::run_http, telemetry};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     telemetry::init();
-    let store = store_from_env(&Env::from_process())
-        .await
+    let store = store_from_env(&Env::from_process(), &aws_config().await)
         .inspect_err(|error| tracing::error!(%error, "invalid configuration"))?;
     lambda_http::run(service_fn(|req| {
         run_http(&store, req, update_address::handle)

@@ -50,7 +50,7 @@ impl AuthorizerResponse {
 /// Decides on one event at time `now`. Never fails.
 #[must_use]
 pub fn authorize(tokens: &TokenService, event: &Value, now: OffsetDateTime) -> AuthorizerResponse {
-    let request: AuthorizerRequest = serde_json::from_value(event.clone()).unwrap_or_default();
+    let request = AuthorizerRequest::deserialize(event).unwrap_or_default();
     let header = request
         .identity_source
         .and_then(|values| values.into_iter().next())

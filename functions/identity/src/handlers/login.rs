@@ -60,15 +60,18 @@ pub async fn handle(
     }
     let user = accounts.store.user_by_email(email.as_str()).await?;
     let hasher = accounts.hasher.clone();
-    let body_password = body.password;
-    let password = body_password.clone();
+    let password = body.password;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    let matches = tokio::task::spawn_blocking(move || match stored_hash {
-        Some(hash) => hasher.verify(&password, &hash),
-        None => {
-            hasher.waste_a_verification(&password);
-            false
-        }
+    // The password comes back for a possible rehash.
+    let (matches, password) = tokio::task::spawn_blocking(move || {
+        let matches = match stored_hash {
+            Some(hash) => hasher.verify(&password, &hash),
+            None => {
+                hasher.waste_a_verification(&password);
+                false
+            }
+        };
+        (matches, password)
     })
     .await
     .context("join the password check")?;
@@ -77,7 +80,7 @@ pub async fn handle(
         return Err(invalid_credentials());
     };
     if accounts.hasher.needs_rehash(&user.password_hash) {
-        rehash(accounts, &user.password_hash, user.id, &body_password).await;
+        rehash(accounts, &user.password_hash, user.id, password).await;
     }
     let pair = open_session(accounts, user.id, email.as_str(), user.role, now).await?;
     tracing::info!(user_id = %user.id, "user logged in");
@@ -86,9 +89,8 @@ pub async fn handle(
 
 /// Stores a hash of `password` at the current cost in place of `old`. A failure only costs the next
 /// login another try, so it is logged, not returned.
-async fn rehash(accounts: &Accounts, old: &str, user_id: Uuid, password: &str) {
+async fn rehash(accounts: &Accounts, old: &str, user_id: Uuid, password: String) {
     let hasher = accounts.hasher.clone();
-    let password = password.to_owned();
     let fresh = match tokio::task::spawn_blocking(move || hasher.hash(&password)).await {
         Ok(Ok(hash)) => hash,
         Ok(Err(error)) => return tracing::warn!(%error, "rehash failed"),

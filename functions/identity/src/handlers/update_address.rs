@@ -111,13 +111,9 @@ pub async fn handle(
     let address_id = id_in_path(&req, "addressId", "address")?;
     let (changes, default) = http::parse_json::<AddressPatch>(&req)?.into_changes()?;
     let now = shared::time::now_rfc3339();
-    let address = store
+    let (address, default_id) = store
         .update_address(caller.user_id, address_id, &changes, default, &now)
         .await?;
-    let default_id = store
-        .user(caller.user_id)
-        .await?
-        .and_then(|u| u.default_address_id);
     http::ok(ctx, &AddressView::new(&address, default_id))
 }
 
