@@ -4,7 +4,7 @@
 //! - [`emulator`]: the AWS API emulator (DynamoDB, SNS, SQS, Secrets Manager, SES).
 //! - [`provision`]: creates the template's tables, topics, queues, subscriptions and secrets in it.
 //! - [`apigw`]: the template's HTTP APIs, served as API Gateway serves them.
-//! - [`sqs`]: the template's SQS event sources, polled as Lambda polls them.
+//! - [`sources`]: the template's SQS and DynamoDB Streams event sources, polled as Lambda polls them.
 //! - [`sfn`]: the template's state machines behind a local Step Functions API.
 //! - [`custom_resources`]: creates the template's custom resources with their functions.
 //! - [`build`]: builds the function binaries the template names.
@@ -20,7 +20,7 @@ pub mod paths;
 pub mod provision;
 pub mod server;
 pub mod sfn;
-pub mod sqs;
+pub mod sources;
 pub mod stack;
 mod sync;
 pub mod testing;

@@ -16,7 +16,7 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     LocalSecondaryIndex, Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType,
-    TimeToLiveSpecification, TimeToLiveStatus,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use local_template::value::{as_bool, as_string, as_u64};
@@ -280,9 +280,21 @@ async fn create_table(
                 .build()?,
         );
     }
+    // A `StreamSpecification` with a `StreamViewType` turns the stream on, as in CloudFormation.
+    let stream = p
+        .pointer("/StreamSpecification/StreamViewType")
+        .and_then(as_string)
+        .map(|view| {
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view.as_str()))
+                .build()
+        })
+        .transpose()?;
     let created = client
         .create_table()
         .table_name(&table.name)
+        .set_stream_specification(stream)
         .set_key_schema(Some(key_schema(p)?))
         .set_attribute_definitions(Some(attributes))
         .billing_mode(billing)

@@ -1,5 +1,5 @@
 //! The whole local stack: the emulator, the template's resources in it, every function
-//! behind the Lambda Runtime API, the HTTP APIs, the SQS event sources, the state
+//! behind the Lambda Runtime API, the HTTP APIs, the SQS and DynamoDB Streams event sources, the state
 //! machines behind a local Step Functions endpoint, and the custom resources.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,7 +23,7 @@ use crate::emulator::{self, Emulator};
 use crate::provision::{Clients, provision};
 use crate::sfn::tasks::{StackTasks, TaskTokens};
 use crate::sfn::{self, Sfn, SfnOptions};
-use crate::sqs;
+use crate::sources::{self, sqs};
 
 /// Instances per function when the template sets no `ReservedConcurrentExecutions`.
 pub const DEFAULT_MAX_INSTANCES: usize = 10;
@@ -258,6 +258,19 @@ impl Stack {
                     shutdown.clone(),
                 ));
             }
+        }
+
+        let stream_clients = sources::streams::Clients {
+            streams: aws_sdk_dynamodbstreams::Client::new(&sdk_config),
+            sqs: sqs_client.clone(),
+            sns: aws_sdk_sns::Client::new(&sdk_config),
+        };
+        for source in sources::streams::event_sources(&model)? {
+            tasks.spawn(Arc::new(source).run(
+                stream_clients.clone(),
+                lambda.clone(),
+                shutdown.clone(),
+            ));
         }
 
         let mut stack = Self {

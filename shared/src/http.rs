@@ -340,6 +340,100 @@ pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .and_then(|params| params.first(name))
 }
 
+/// How a cacheable response may be kept by browsers and shared caches (a CDN in front).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caching {
+    /// `public, max-age=<seconds>`: anyone may keep it.
+    Public {
+        /// Seconds it stays fresh.
+        max_age: u32,
+    },
+    /// `private, no-store`: the answer depends on who asked.
+    Private,
+}
+
+impl Caching {
+    fn header(self) -> HeaderValue {
+        match self {
+            Self::Public { max_age } => {
+                HeaderValue::from_str(&format!("public, max-age={max_age}"))
+                    .unwrap_or_else(|_| HeaderValue::from_static("no-store"))
+            }
+            Self::Private => HeaderValue::from_static("private, no-store"),
+        }
+    }
+}
+
+/// A strong entity tag for `bytes`: a quoted, truncated SHA-256.
+#[must_use]
+pub fn entity_tag(bytes: &[u8]) -> String {
+    use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+    use sha2::{Digest as _, Sha256};
+    let digest = Sha256::digest(bytes);
+    format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest[..16]))
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`). Comparison is weak, as RFC 9110 asks for this
+/// header: `W/"x"` matches `"x"`.
+#[must_use]
+pub fn none_match(req: &Request, etag: &str) -> bool {
+    let strip = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let ours = strip(etag);
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|tag| tag.trim() == "*" || strip(tag) == ours)
+}
+
+/// A cacheable 200 with a JSON body: a strong `ETag` over the body and `Cache-Control`; or, when
+/// the request's `If-None-Match` already names that tag, a 304 with no body.
+///
+/// # Errors
+/// As [`json`].
+pub fn cacheable<T: Serialize + ?Sized>(
+    ctx: &RequestContext,
+    req: &Request,
+    body: &T,
+    caching: Caching,
+) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(body).context("serialize the response body")?;
+    let etag = entity_tag(text.as_bytes());
+    cacheable_text(ctx, req, text, &etag, caching)
+}
+
+/// Like [`cacheable`], with the body already serialized and its entity tag chosen by the caller
+/// (for example from a stored version).
+///
+/// # Errors
+/// [`ApiError::Internal`] if `etag` is not a valid header value.
+pub fn cacheable_text(
+    ctx: &RequestContext,
+    req: &Request,
+    text: String,
+    etag: &str,
+    caching: Caching,
+) -> Result<Response<Body>, ApiError> {
+    let etag_value = HeaderValue::from_str(etag).context("build the ETag header")?;
+    let mut response = if none_match(req, etag) {
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        response
+    } else {
+        let mut response = Response::new(Body::Text(text));
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON));
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ETAG, etag_value);
+    headers.insert(header::CACHE_CONTROL, caching.header());
+    ctx.stamp(headers);
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,5 +695,55 @@ mod tests {
             response.headers()[CORRELATION_ID_HEADER],
             body["requestId"].as_str().unwrap()
         );
+    }
+
+    #[test]
+    fn cacheable_answers_carry_a_strong_etag_and_a_304_has_no_body() {
+        let ctx = RequestContext::new("req-1", "corr-1");
+        let body = json!({"items": [1, 2]});
+        let first = cacheable(
+            &ctx,
+            &request("", None, None),
+            &body,
+            Caching::Public { max_age: 30 },
+        )
+        .unwrap();
+        assert_eq!(first.status(), 200);
+        assert_eq!(first.headers()["cache-control"], "public, max-age=30");
+        let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+        assert!(etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"));
+
+        for header in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"other\", {etag}"),
+            "*".into(),
+        ] {
+            let mut req = request("", None, None);
+            req.headers_mut()
+                .insert("if-none-match", header.parse().unwrap());
+            let again = cacheable(&ctx, &req, &body, Caching::Public { max_age: 30 }).unwrap();
+            assert_eq!(again.status(), 304, "{header}");
+            assert!(again.body().is_empty());
+            assert_eq!(again.headers()["etag"], etag.as_str());
+        }
+        let mut req = request("", None, None);
+        req.headers_mut()
+            .insert("if-none-match", "\"stale\"".parse().unwrap());
+        assert_eq!(
+            cacheable(&ctx, &req, &body, Caching::Private)
+                .unwrap()
+                .status(),
+            200
+        );
+        let changed = cacheable(
+            &ctx,
+            &request("", None, None),
+            &json!({"items": [1]}),
+            Caching::Private,
+        )
+        .unwrap();
+        assert_ne!(changed.headers()["etag"], etag.as_str());
+        assert_eq!(changed.headers()["cache-control"], "private, no-store");
     }
 }

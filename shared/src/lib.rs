@@ -7,7 +7,12 @@
 //!   responses, and [`http::run_http`], the adapter every handler runs through.
 //! - [`telemetry`]: structured JSON logging through `tracing`.
 //! - [`dynamo`]: DynamoDB item conversion and recognition of conditional-write failures.
-//! - [`events`]: the envelope every domain event travels in.
+//! - [`events`]: the envelope every domain event travels in, and the payloads services exchange.
+//! - [`outbox`]: events written with the change they describe, and their publisher.
+//! - [`consumer`]: the edge of queue consumers: partial batch failures and deduplication.
+//! - [`money`]: amounts in minor units with their currency.
+//! - [`idempotency`]: `Idempotency-Key` parsing and request fingerprints.
+//! - [`secrets`]: secrets read once per cold start (the cursor key among them).
 //! - [`pagination`]: opaque, tamper-proof list cursors and the `limit` parameter.
 //! - [`ids`] and [`time`]: sortable ids and RFC 3339 UTC timestamps.
 
@@ -15,12 +20,17 @@
 
 pub mod auth;
 pub mod config;
+pub mod consumer;
 pub mod dynamo;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod idempotency;
 pub mod ids;
+pub mod money;
+pub mod outbox;
 pub mod pagination;
+pub mod secrets;
 pub mod telemetry;
 pub mod time;
 

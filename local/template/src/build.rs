@@ -324,6 +324,7 @@ fn function(
             .ok_or_else(|| TemplateError::invalid("Architectures must be a list of one"))?,
     };
     let mut sqs_events = Vec::new();
+    let mut stream_events = Vec::new();
     let mut routes = Vec::new();
     let mut subscriptions = Vec::new();
     if let Some(events) = props.get("Events") {
@@ -335,6 +336,7 @@ fn function(
             let ev = event.get("Properties").cloned().unwrap_or(json!({}));
             match event.get("Type").and_then(Value::as_str) {
                 Some("SQS") => sqs_events.push(sqs_event(name, &ev).at(at)?),
+                Some("DynamoDB") => stream_events.push(stream_event(name, &ev).at(at)?),
                 Some("HttpApi") => routes.push(PendingRoute {
                     function: id.to_string(),
                     event: name.clone(),
@@ -359,6 +361,7 @@ fn function(
         log_format: opt_string(&logging, "LogFormat")?,
         application_log_level: opt_string(&logging, "ApplicationLogLevel")?,
         sqs_events,
+        stream_events,
     };
     Ok((function, routes, subscriptions))
 }
@@ -383,6 +386,88 @@ fn sqs_event(name: &str, ev: &Value) -> Result<SqsEventSource, TemplateError> {
         report_batch_item_failures,
         enabled: opt_bool(ev, "Enabled")?.unwrap_or(true),
         maximum_concurrency,
+    })
+}
+
+/// A whole number that may be -1 ("no limit"), within AWS's range otherwise.
+fn opt_limit(
+    props: &Value,
+    key: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, TemplateError> {
+    match props.get(key) {
+        Some(v) if as_f64(v) == Some(-1.0) => Ok(None),
+        _ => opt_u64_in(props, key, range),
+    }
+}
+
+/// A function's `Type: DynamoDB` event (AWS::Lambda::EventSourceMapping on a table stream).
+fn stream_event(name: &str, ev: &Value) -> Result<StreamEventSource, TemplateError> {
+    let stream_arn =
+        opt_string(ev, "Stream")?.ok_or_else(|| TemplateError::invalid("has no Stream"))?;
+    let starting_position = match opt_string(ev, "StartingPosition")?.as_deref() {
+        Some("TRIM_HORIZON") => StartingPosition::TrimHorizon,
+        Some("LATEST") => StartingPosition::Latest,
+        Some(other) => {
+            return Err(TemplateError::invalid(format!(
+                "StartingPosition must be TRIM_HORIZON or LATEST for a DynamoDB stream, got {other}"
+            )));
+        }
+        None => return Err(TemplateError::invalid("has no StartingPosition")),
+    };
+    let report_batch_item_failures = opt_list(ev, "FunctionResponseTypes")?
+        .iter()
+        .any(|t| t == "ReportBatchItemFailures");
+    let on_failure = match ev.pointer("/DestinationConfig/OnFailure") {
+        Some(on_failure) => opt_string(on_failure, "Destination")?,
+        None => None,
+    };
+    let mut filters = Vec::new();
+    if let Some(criteria) = ev.get("FilterCriteria") {
+        let list = criteria
+            .get("Filters")
+            .and_then(Value::as_array)
+            .ok_or_else(|| TemplateError::invalid("FilterCriteria.Filters must be a list"))?;
+        for filter in list {
+            let pattern = filter
+                .get("Pattern")
+                .and_then(as_string)
+                .ok_or_else(|| TemplateError::invalid("a filter has no Pattern"))?;
+            let pattern: Value = serde_json::from_str(&pattern).map_err(|e| {
+                TemplateError::invalid(format!("filter pattern {pattern} is not JSON: {e}"))
+            })?;
+            if !pattern.is_object() {
+                return Err(TemplateError::invalid(format!(
+                    "filter pattern {pattern} must be a JSON object"
+                )));
+            }
+            filters.push(pattern);
+        }
+    }
+    if let Some(factor) = opt_u64_in(ev, "ParallelizationFactor", 1..=10)?
+        && factor > 1
+    {
+        return Err(TemplateError::Unsupported(format!(
+            "ParallelizationFactor {factor} (the local stack reads each shard with one poller)"
+        )));
+    }
+    Ok(StreamEventSource {
+        name: name.to_string(),
+        stream_arn,
+        starting_position,
+        batch_size: opt_u64_in(ev, "BatchSize", 1..=10_000)?.map_or(100, |n| n as u32),
+        batching_window: Duration::from_secs(
+            opt_u64_in(ev, "MaximumBatchingWindowInSeconds", 0..=300)?.unwrap_or(0),
+        ),
+        maximum_retry_attempts: opt_limit(ev, "MaximumRetryAttempts", 0..=10_000)?
+            .map(|n| n as u32),
+        maximum_record_age: opt_limit(ev, "MaximumRecordAgeInSeconds", 60..=604_800)?
+            .map(Duration::from_secs),
+        bisect_on_error: opt_bool(ev, "BisectBatchOnFunctionError")?.unwrap_or(false),
+        report_batch_item_failures,
+        on_failure,
+        filters,
+        enabled: opt_bool(ev, "Enabled")?.unwrap_or(true),
     })
 }
 

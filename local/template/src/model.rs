@@ -105,6 +105,8 @@ pub struct Function {
     pub application_log_level: Option<String>,
     /// SQS event sources (`Events` of `Type: SQS`).
     pub sqs_events: Vec<SqsEventSource>,
+    /// DynamoDB Streams event sources (`Events` of `Type: DynamoDB`).
+    pub stream_events: Vec<StreamEventSource>,
 }
 
 /// One `Type: SQS` event of a function.
@@ -123,6 +125,45 @@ pub struct SqsEventSource {
     pub enabled: bool,
     /// `ScalingConfig.MaximumConcurrency`, if set.
     pub maximum_concurrency: Option<u32>,
+}
+
+/// Where a stream event source starts reading a shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartingPosition {
+    /// The oldest record the stream still holds.
+    TrimHorizon,
+    /// Only records written after the mapping starts.
+    Latest,
+}
+
+/// One `Type: DynamoDB` event of a function: an event source mapping on a table's stream.
+#[derive(Debug, Clone)]
+pub struct StreamEventSource {
+    /// The event's key under `Events`.
+    pub name: String,
+    /// `Stream`: the table's stream ARN.
+    pub stream_arn: String,
+    /// `StartingPosition` (required).
+    pub starting_position: StartingPosition,
+    /// `BatchSize` (default 100, at most 10000).
+    pub batch_size: u32,
+    /// `MaximumBatchingWindowInSeconds` (default 0).
+    pub batching_window: Duration,
+    /// `MaximumRetryAttempts`; `None` (absent or -1) retries until the record expires.
+    pub maximum_retry_attempts: Option<u32>,
+    /// `MaximumRecordAgeInSeconds`; `None` (absent or -1) keeps records as long as the stream does.
+    pub maximum_record_age: Option<Duration>,
+    /// `BisectBatchOnFunctionError`.
+    pub bisect_on_error: bool,
+    /// `FunctionResponseTypes` contains `ReportBatchItemFailures`.
+    pub report_batch_item_failures: bool,
+    /// `DestinationConfig.OnFailure.Destination`: an SQS queue or SNS topic ARN that gets the
+    /// batch's description when its records are given up on.
+    pub on_failure: Option<String>,
+    /// `FilterCriteria.Filters[].Pattern`, each parsed from its JSON text.
+    pub filters: Vec<Value>,
+    /// `Enabled` (default true).
+    pub enabled: bool,
 }
 
 /// An `AWS::Serverless::HttpApi`, explicit or the implicit `ServerlessHttpApi`.

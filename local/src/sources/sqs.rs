@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
-use bytes::Bytes;
-use local_lambda::{InvokeRequest, Lambda, Outcome};
+use local_lambda::Lambda;
 use local_template::SqsEventSource;
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
+
+use super::BatchResult;
 
 /// At most this many pollers per event source, like Lambda's initial scaling.
 const DEFAULT_POLLERS: usize = 5;
@@ -144,42 +145,26 @@ impl EventSource {
         lambda: &Lambda,
         messages: Vec<Message>,
     ) -> anyhow::Result<BatchReport> {
-        let started = Instant::now();
         let event = self.event(&messages);
-        let correlation_id = messages.first().and_then(correlation_id);
-        let payload = Bytes::from(serde_json::to_vec(&event)?);
-        let invocation = lambda
-            .invoke(
-                &self.function,
-                InvokeRequest {
-                    payload,
-                    trace_id: None,
-                    client_context: None,
-                },
-            )
-            .await
-            .with_context(|| format!("invoke {}", self.function))?;
-
+        let correlation_id = messages
+            .first()
+            .and_then(|m| m.body())
+            .and_then(super::correlation_id_in);
         let ids: HashSet<&str> = messages.iter().filter_map(|m| m.message_id()).collect();
-        let (status, failed_ids) = match &invocation.outcome {
-            Outcome::Success(body) if self.source.report_batch_item_failures => {
-                match batch_item_failures(body, &ids) {
-                    Some(failed) if failed.is_empty() => ("ok", failed),
-                    Some(failed) => ("partial", failed),
-                    // An unusable response fails the whole batch, as on AWS.
-                    None => (
-                        "invalid response",
-                        ids.iter().map(|id| (*id).to_owned()).collect(),
-                    ),
-                }
-            }
-            Outcome::Success(_) => ("ok", HashSet::new()),
-            Outcome::Error(_) => ("error", ids.iter().map(|id| (*id).to_owned()).collect()),
-        };
-
+        let delivery = super::invoke_batch(
+            lambda,
+            &self.function,
+            &event,
+            &ids,
+            self.source.report_batch_item_failures,
+        )
+        .await?;
         let to_delete: Vec<&Message> = messages
             .iter()
-            .filter(|m| m.message_id().is_some_and(|id| !failed_ids.contains(id)))
+            .filter(|m| {
+                m.message_id()
+                    .is_some_and(|id| delivery.result.succeeded(id))
+            })
             .collect();
         let deleted = self.delete(sqs, &to_delete).await?;
         let report = BatchReport {
@@ -187,20 +172,21 @@ impl EventSource {
             deleted,
             failed: messages.len() - deleted,
         };
-        let error_type = match &invocation.outcome {
-            Outcome::Error(error) => format!(" {}", error.error_type),
-            Outcome::Success(_) => String::new(),
+        let error_type = match &delivery.result {
+            BatchResult::Failed(error_type) => format!(" {error_type}"),
+            _ => String::new(),
         };
         tracing::info!(
             target: "local::sqs",
             correlation_id = correlation_id.as_deref().unwrap_or("-"),
-            "{} <- {}: {} records, {} failed ({status}{error_type}) {}ms {}",
+            "{} <- {}: {} records, {} failed ({}{error_type}) {}ms {}",
             self.function,
-            queue_name(&self.source.queue_arn),
+            super::arn_name(&self.source.queue_arn),
             report.received,
             report.failed,
-            started.elapsed().as_millis(),
-            if invocation.cold_start { "cold" } else { "warm" },
+            delivery.result.label(),
+            delivery.elapsed.as_millis(),
+            if delivery.cold_start { "cold" } else { "warm" },
         );
         Ok(report)
     }
@@ -313,53 +299,6 @@ impl EventSource {
     }
 }
 
-/// The ids a `ReportBatchItemFailures` response names, or `None` when the response is
-/// unusable (then Lambda fails the whole batch). An empty or null response, or an empty
-/// list, means every message succeeded.
-pub fn batch_item_failures(body: &[u8], batch: &HashSet<&str>) -> Option<HashSet<String>> {
-    let trimmed = body.iter().filter(|b| !b.is_ascii_whitespace()).count();
-    if trimmed == 0 {
-        return Some(HashSet::new());
-    }
-    let value: Value = serde_json::from_slice(body).ok()?;
-    let failures = match &value {
-        Value::Null => return Some(HashSet::new()),
-        Value::Object(map) => match map.get("batchItemFailures") {
-            None | Some(Value::Null) => return Some(HashSet::new()),
-            Some(Value::Array(items)) => items,
-            Some(_) => return None,
-        },
-        _ => return Some(HashSet::new()),
-    };
-    let mut failed = HashSet::new();
-    for item in failures {
-        let id = item.get("itemIdentifier")?.as_str()?;
-        if id.is_empty() || !batch.contains(id) {
-            return None;
-        }
-        failed.insert(id.to_owned());
-    }
-    Some(failed)
-}
-
-/// The correlation id carried by a message: the event envelope's `correlationId`, looked
-/// for in the body and, for SNS deliveries without raw delivery, in the wrapped message.
-fn correlation_id(message: &Message) -> Option<String> {
-    let body: Value = serde_json::from_str(message.body()?).ok()?;
-    if let Some(id) = body.get("correlationId").and_then(Value::as_str) {
-        return Some(id.to_owned());
-    }
-    let inner: Value = serde_json::from_str(body.get("Message")?.as_str()?).ok()?;
-    inner
-        .get("correlationId")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-}
-
-fn queue_name(arn: &str) -> &str {
-    arn.rsplit(':').next().unwrap_or(arn)
-}
-
 fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -416,10 +355,6 @@ pub fn event_sources(model: &local_template::Model) -> anyhow::Result<Vec<EventS
 mod tests {
     use super::*;
 
-    fn batch() -> HashSet<&'static str> {
-        ["a", "b", "c"].into_iter().collect()
-    }
-
     fn worker_template(visibility: &str) -> local_template::Model {
         let yaml = format!(
             r#"
@@ -465,50 +400,5 @@ Resources:
             "{}",
             sources[0].queue_url
         );
-    }
-
-    #[test]
-    fn empty_or_null_responses_mean_every_message_succeeded() {
-        for body in [
-            "",
-            "  ",
-            "null",
-            "{}",
-            r#"{"batchItemFailures": []}"#,
-            r#"{"batchItemFailures": null}"#,
-        ] {
-            assert_eq!(
-                batch_item_failures(body.as_bytes(), &batch()),
-                Some(HashSet::new()),
-                "{body:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn named_failures_are_the_only_ones_kept() {
-        let body = br#"{"batchItemFailures": [{"itemIdentifier": "b"}]}"#;
-        assert_eq!(
-            batch_item_failures(body, &batch()),
-            Some(["b".to_owned()].into_iter().collect())
-        );
-    }
-
-    #[test]
-    fn unknown_empty_or_missing_identifiers_fail_the_whole_batch() {
-        for body in [
-            r#"{"batchItemFailures": [{"itemIdentifier": "zzz"}]}"#,
-            r#"{"batchItemFailures": [{"itemIdentifier": ""}]}"#,
-            r#"{"batchItemFailures": [{"itemIdentifier": null}]}"#,
-            r#"{"batchItemFailures": [{}]}"#,
-            r#"{"batchItemFailures": "b"}"#,
-            "not json",
-        ] {
-            assert_eq!(
-                batch_item_failures(body.as_bytes(), &batch()),
-                None,
-                "{body}"
-            );
-        }
     }
 }

@@ -7,6 +7,13 @@
 //!
 //! The `type` is also published as the SNS message attribute [`TYPE_ATTRIBUTE`], so queues subscribe
 //! with filter policies. Consumers are idempotent on `id`.
+//!
+//! The payloads services exchange are here too, one module per publisher ([`catalog`],
+//! [`inventory`]); each has a JSON Schema under `events/schemas/`. Consumers ignore fields they do
+//! not know, so a publisher may add fields without a new version.
+
+pub mod catalog;
+pub mod inventory;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
