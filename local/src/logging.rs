@@ -74,6 +74,7 @@ where
             "function" => "fn",
             "local::http" => "http",
             "local::sqs" => "sqs",
+            "local::streams" => "stream",
             "local::sfn" => "sfn",
             "local::provision" => "prov",
             "local::cfn" => "cfn",

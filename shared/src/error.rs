@@ -124,6 +124,15 @@ pub enum ApiError {
         /// Explanation for humans.
         detail: String,
     },
+    /// 412 Precondition Failed: an `If-Match` names a version that is no longer current.
+    /// Default code `PRECONDITION_FAILED`.
+    #[error("precondition failed ({code}): {detail}")]
+    PreconditionFailed {
+        /// Stable code, e.g. `VERSION_MISMATCH`.
+        code: Cow<'static, str>,
+        /// Explanation for humans.
+        detail: String,
+    },
     /// 413 Content Too Large, code `PAYLOAD_TOO_LARGE`: the body exceeds `limit` bytes.
     #[error("request body larger than {limit} bytes")]
     PayloadTooLarge {
@@ -222,6 +231,18 @@ impl ApiError {
         }
     }
 
+    /// 412 with the given code and detail.
+    #[must_use]
+    pub fn precondition_failed(
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::PreconditionFailed {
+            code: code.into(),
+            detail: detail.into(),
+        }
+    }
+
     /// 422 with the given code and detail.
     #[must_use]
     pub fn unprocessable(code: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
@@ -255,6 +276,9 @@ impl ApiError {
             Self::Forbidden { detail, .. } => Self::Forbidden { code: new, detail },
             Self::NotFound { detail, .. } => Self::NotFound { code: new, detail },
             Self::Conflict { detail, .. } => Self::Conflict { code: new, detail },
+            Self::PreconditionFailed { detail, .. } => {
+                Self::PreconditionFailed { code: new, detail }
+            }
             Self::Unprocessable { detail, .. } => Self::Unprocessable { code: new, detail },
             other => other,
         }
@@ -270,6 +294,7 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -287,6 +312,7 @@ impl ApiError {
             | Self::Forbidden { code, .. }
             | Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
+            | Self::PreconditionFailed { code, .. }
             | Self::Unprocessable { code, .. } => code,
             Self::Validation { .. } => "VALIDATION_FAILED",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
@@ -306,6 +332,7 @@ impl ApiError {
             | Self::Forbidden { detail, .. }
             | Self::NotFound { detail, .. }
             | Self::Conflict { detail, .. }
+            | Self::PreconditionFailed { detail, .. }
             | Self::Unprocessable { detail, .. } => detail.clone(),
             Self::Validation { errors } => match errors.len() {
                 1 => "1 field is invalid.".to_owned(),

@@ -1,0 +1,17 @@
+//! Lambda function `list-products`: `GET /v1/products`.
+
+use catalog::{Lists, handlers::list_products};
+use lambda_http::{Error, service_fn};
+use shared::{config::Env, http::run_http, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let state = Lists::load(&Env::from_process())
+        .await
+        .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    lambda_http::run(service_fn(|req| {
+        run_http(&state, req, list_products::handle)
+    }))
+    .await
+}

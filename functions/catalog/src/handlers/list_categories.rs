@@ -1,0 +1,66 @@
+//! `GET /v1/categories`: every category, oldest first, paginated. Public and cacheable.
+
+use lambda_http::{Body, Request, Response};
+use shared::{
+    ApiError, RequestContext,
+    http::{self, Caching},
+    pagination::{Page, PageRequest},
+};
+
+use crate::Lists;
+
+const SCOPE: &str = "categories";
+
+/// Answers 200 with a page of categories, a strong `ETag` and `Cache-Control: public`; 304 when
+/// `If-None-Match` names the page as it is.
+///
+/// # Errors
+/// 400 for a malformed `limit` or cursor; 500 on storage failure.
+#[tracing::instrument(skip_all)]
+pub async fn handle(
+    lists: &Lists,
+    req: Request,
+    ctx: &RequestContext,
+) -> Result<Response<Body>, ApiError> {
+    let page = PageRequest::from_request(&req)?;
+    let start = page
+        .cursor
+        .as_deref()
+        .map(|c| lists.cursors.decode_key(SCOPE, c))
+        .transpose()?;
+    let (items, next) = lists
+        .catalog
+        .store
+        .categories(page.dynamo_limit(), start)
+        .await?;
+    let body = Page {
+        items,
+        next_cursor: next
+            .map(|key| lists.cursors.encode_key(SCOPE, &key))
+            .transpose()?,
+    };
+    http::cacheable(
+        ctx,
+        &req,
+        &body,
+        Caching::Public {
+            max_age: lists.catalog.cache_max_age,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::samples;
+
+    #[test]
+    fn the_sample_event_asks_for_a_page() {
+        assert_eq!(
+            PageRequest::from_request(&samples::list_categories())
+                .unwrap()
+                .limit,
+            50
+        );
+    }
+}
