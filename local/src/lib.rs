@@ -6,8 +6,11 @@
 //! - [`apigw`]: the template's HTTP APIs, served as API Gateway serves them.
 //! - [`sources`]: the template's SQS and DynamoDB Streams event sources, polled as Lambda polls them.
 //! - [`sfn`]: the template's state machines behind a local Step Functions API.
+//! - [`events`]: the event tap: every message published to a topic, logged and checked against
+//!   its JSON Schema.
 //! - [`custom_resources`]: creates the template's custom resources with their functions.
 //! - [`build`]: builds the function binaries the template names.
+//! - [`seed`]: loads a demo catalog through the public API.
 //! - [`stack`]: all of it together; [`testing`] starts one for a test.
 
 pub mod apigw;
@@ -15,9 +18,11 @@ pub mod bench;
 pub mod build;
 pub mod custom_resources;
 pub mod emulator;
+pub mod events;
 pub mod logging;
 pub mod paths;
 pub mod provision;
+pub mod seed;
 pub mod server;
 pub mod sfn;
 pub mod sources;

@@ -75,6 +75,7 @@ where
             "local::http" => "http",
             "local::sqs" => "sqs",
             "local::streams" => "stream",
+            "local::events" => "event",
             "local::sfn" => "sfn",
             "local::provision" => "prov",
             "local::cfn" => "cfn",

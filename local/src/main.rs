@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! cargo run -p local -- up                       # the whole stack on http://127.0.0.1:3000
+//! cargo run -p local -- up --seed                # ... with the demo catalog loaded
+//! cargo run -p local -- seed                     # load the demo catalog into a running stack
 //! cargo run -p local -- invoke HealthFunction --event events/health.json
 //! cargo run -p local -- executions --endpoint http://127.0.0.1:3001
 //! ```
@@ -44,6 +46,26 @@ enum Command {
         /// Port of the Step Functions endpoint (0 picks a free one).
         #[arg(long, env = "LOCAL_SFN_PORT", default_value_t = 0)]
         sfn_port: u16,
+        /// Load the demo catalog once the stack is up (and create the demo admin unless
+        /// `--parameter AdminEmail=...` names one).
+        #[arg(long)]
+        seed: bool,
+    },
+    /// Load the demo catalog (8 categories, 240 products with stock) into a running stack,
+    /// through its public API.
+    Seed {
+        /// The stack's HTTP API.
+        #[arg(long, env = "LOCAL_URL", default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// The first admin's email (the stack's `AdminEmail` parameter).
+        #[arg(long, default_value = local::seed::ADMIN_EMAIL)]
+        admin_email: String,
+        /// The first admin's password (the stack's `AdminPassword` parameter).
+        #[arg(long, env = "LOCAL_ADMIN_PASSWORD", default_value = local::seed::ADMIN_PASSWORD)]
+        admin_password: String,
+        /// How many products.
+        #[arg(long, default_value_t = 240)]
+        products: usize,
     },
     /// List the state machine executions of a running stack, or one execution's history.
     Executions {
@@ -129,7 +151,22 @@ async fn main() -> ExitCode {
             port,
             emulator_port,
             sfn_port,
-        } => up(stack, port, emulator_port, sfn_port).await,
+            seed,
+        } => up(stack, port, emulator_port, sfn_port, seed).await,
+        Command::Seed {
+            url,
+            admin_email,
+            admin_password,
+            products,
+        } => {
+            let options = local::seed::SeedOptions {
+                admin_email,
+                admin_password,
+                products,
+                ..local::seed::SeedOptions::new(url)
+            };
+            seed(&options).await
+        }
         Command::Executions { endpoint, history } => {
             executions(&endpoint, history.as_deref()).await
         }
@@ -158,15 +195,66 @@ async fn up(
     port: u16,
     emulator_port: u16,
     sfn_port: u16,
+    with_seed: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut options = args.options(port, emulator_port)?;
     options.sfn_port = sfn_port;
+    let mut admin = None;
+    if with_seed {
+        let overrides = &mut options.parameter_overrides;
+        if !overrides.contains_key("AdminEmail") {
+            overrides.insert("AdminEmail".into(), local::seed::ADMIN_EMAIL.into());
+            overrides.insert("AdminPassword".into(), local::seed::ADMIN_PASSWORD.into());
+        }
+        admin = Some((
+            overrides.get("AdminEmail").cloned().unwrap_or_default(),
+            overrides.get("AdminPassword").cloned().unwrap_or_default(),
+        ));
+    }
     let stack = Stack::start(options).await?;
     print_summary(&stack);
-    wait_for_signal().await?;
+    let mut interrupted = false;
+    if let Some((admin_email, admin_password)) = admin {
+        let options = local::seed::SeedOptions {
+            admin_email,
+            admin_password,
+            ..local::seed::SeedOptions::new(stack.api_url()?)
+        };
+        tokio::select! {
+            seeded = seed(&options) => {
+                if let Err(err) = seeded {
+                    eprintln!("error: seeding failed: {err:#}");
+                }
+            }
+            signal = wait_for_signal() => {
+                signal?;
+                interrupted = true;
+            }
+        }
+    }
+    if !interrupted {
+        wait_for_signal().await?;
+    }
     eprintln!("Stopping...");
     stack.shutdown().await;
     eprintln!("Stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn seed(options: &local::seed::SeedOptions) -> anyhow::Result<ExitCode> {
+    eprintln!("Seeding the demo catalog at {}...", options.url);
+    let seeded = local::seed::seed(options).await?;
+    eprintln!(
+        "Seeded {} categories and {} products with stock. Log in as the seller who owns them:",
+        seeded.categories.len(),
+        seeded.products.len()
+    );
+    eprintln!(
+        "  curl -s {}/v1/auth/login -H 'content-type: application/json' -d '{{\"email\":\"{}\",\"password\":\"{}\"}}'",
+        options.url,
+        local::seed::SELLER_EMAIL,
+        local::seed::SELLER_PASSWORD
+    );
     Ok(ExitCode::SUCCESS)
 }
 

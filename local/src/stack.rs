@@ -20,6 +20,7 @@ use crate::apigw::{Gateway, GatewayOptions};
 use crate::build::{Profile, build_binaries};
 use crate::custom_resources;
 use crate::emulator::{self, Emulator};
+use crate::events::{EventTap, Schemas};
 use crate::provision::{Clients, provision};
 use crate::sfn::tasks::{StackTasks, TaskTokens};
 use crate::sfn::{self, Sfn, SfnOptions};
@@ -101,6 +102,7 @@ pub struct Stack {
     shutdown: CancellationToken,
     tasks: JoinSet<()>,
     started: Duration,
+    events: Arc<EventTap>,
 }
 
 impl Stack {
@@ -273,6 +275,20 @@ impl Stack {
             ));
         }
 
+        let schemas = Arc::new(Schemas::load(&options.root.join("events/schemas"))?);
+        let events = EventTap::new();
+        for topic in &model.topics {
+            let queue_url =
+                tap_queue(&sqs_client, &stream_clients.sns, &model.stack_name, topic).await?;
+            tasks.spawn(events.clone().run(
+                sqs_client.clone(),
+                queue_url,
+                topic.name.clone(),
+                schemas.clone(),
+                shutdown.clone(),
+            ));
+        }
+
         let mut stack = Self {
             emulator: Some(emulator),
             sdk_config,
@@ -284,6 +300,7 @@ impl Stack {
             shutdown,
             tasks,
             started: Duration::ZERO,
+            events,
         };
         // Custom resources come last: their functions may use any other resource, the HTTP
         // APIs and Step Functions included, as on AWS, where they wait for what they use.
@@ -351,6 +368,11 @@ impl Stack {
         &self.lambda
     }
 
+    /// Every event published to the template's topics, checked against `events/schemas`.
+    pub fn events(&self) -> &Arc<EventTap> {
+        &self.events
+    }
+
     /// How long [`Stack::start`] took.
     pub fn start_duration(&self) -> Duration {
         self.started
@@ -384,6 +406,54 @@ impl Stack {
             emulator.stop().await;
         }
     }
+}
+
+/// Creates the queue that taps `topic` (raw delivery, every message) and returns its URL.
+async fn tap_queue(
+    sqs: &aws_sdk_sqs::Client,
+    sns: &aws_sdk_sns::Client,
+    stack_name: &str,
+    topic: &local_template::Topic,
+) -> anyhow::Result<String> {
+    let name: String = format!("{stack_name}-tap-{}", topic.logical_id)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(75)
+        .collect();
+    let name = if topic.name.ends_with(".fifo") {
+        format!("{name}.fifo")
+    } else {
+        name
+    };
+    let mut create = sqs.create_queue().queue_name(&name);
+    if name.ends_with(".fifo") {
+        create = create.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
+    }
+    let url = create
+        .send()
+        .await
+        .with_context(|| format!("create the event tap queue {name}"))?
+        .queue_url
+        .with_context(|| format!("the event tap queue {name} has no URL"))?;
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .context("read the event tap queue's ARN")?
+        .attributes
+        .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .context("the event tap queue has no ARN")?;
+    sns.subscribe()
+        .topic_arn(&topic.arn)
+        .protocol("sqs")
+        .endpoint(arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .with_context(|| format!("subscribe the event tap to {}", topic.name))?;
+    Ok(url)
 }
 
 /// Whether `name` is the function's logical id, physical name or binary name.

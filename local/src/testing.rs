@@ -1,6 +1,9 @@
 //! One helper for every crate's integration tests: a running local stack on free ports,
 //! with its own emulator, so no two tests share state.
 //!
+//! Tests that can share a stack (each works on its own users and products) use
+//! [`shared_stack`] instead: one stack per test binary, started by the first test that asks.
+//!
 //! ```no_run
 //! # async fn example() -> anyhow::Result<()> {
 //! let stack = local::testing::spawn().await?;
@@ -82,6 +85,146 @@ pub async fn spawn_with(configure: impl FnOnce(&mut StackOptions)) -> anyhow::Re
     })
 }
 
+async fn send(
+    client: &Client<HttpConnector, Full<Bytes>>,
+    url: &str,
+    method: Method,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> anyhow::Result<TestResponse> {
+    let mut request = Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(HeaderName::try_from(*name)?, HeaderValue::try_from(*value)?);
+    }
+    let request = request.body(Full::new(body))?;
+    let response = client.request(request).await.context("send request")?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .context("read response")?
+        .to_bytes();
+    Ok(TestResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// A stack shared by the tests of one test binary (see [`shared_stack`]). It runs on its own
+/// runtime and thread until the process exits, so it outlives each test's runtime.
+pub struct SharedStack {
+    base_url: String,
+    sdk_config: aws_config::SdkConfig,
+    model: local_template::Model,
+    emulator_endpoint: String,
+    events: std::sync::Arc<crate::events::EventTap>,
+}
+
+static SHARED: tokio::sync::OnceCell<SharedStack> = tokio::sync::OnceCell::const_new();
+
+/// The stack shared by every test of this test binary, started (with `configure` applied to the
+/// options) by the first caller; later callers get the same one, whatever `configure` they pass.
+///
+/// Its processes end with the test process: the emulator exits when its standard input closes,
+/// and function processes die with the thread that started them.
+///
+/// # Errors
+/// When the stack cannot start (every caller gets the error of its own attempt).
+pub async fn shared_stack(
+    configure: impl FnOnce(&mut StackOptions) + Send + 'static,
+) -> anyhow::Result<&'static SharedStack> {
+    SHARED
+        .get_or_try_init(|| async move {
+            let (ready, started) = tokio::sync::oneshot::channel();
+            std::thread::Builder::new()
+                .name("shared-stack".into())
+                .spawn(move || {
+                    let runtime = match tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(4)
+                        .enable_all()
+                        .build()
+                    {
+                        Ok(runtime) => runtime,
+                        Err(error) => {
+                            let _ = ready.send(Err(anyhow::Error::from(error)));
+                            return;
+                        }
+                    };
+                    runtime.block_on(async move {
+                        match spawn_with(configure).await {
+                            Ok(stack) => {
+                                let shared = SharedStack {
+                                    base_url: stack.base_url.clone(),
+                                    sdk_config: stack.stack.sdk_config().clone(),
+                                    model: stack.stack.model().clone(),
+                                    emulator_endpoint: stack.stack.emulator_endpoint().to_owned(),
+                                    events: stack.stack.events().clone(),
+                                };
+                                if ready.send(Ok(shared)).is_ok() {
+                                    // Serve until the process exits.
+                                    std::future::pending::<()>().await;
+                                }
+                                drop(stack);
+                            }
+                            Err(error) => {
+                                let _ = ready.send(Err(error));
+                            }
+                        }
+                    });
+                })
+                .context("start the shared stack's thread")?;
+            started.await.context("the shared stack's thread ended")?
+        })
+        .await
+}
+
+impl SharedStack {
+    /// The first HTTP API's base URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    /// SDK configuration that reaches the stack's emulator.
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.sdk_config
+    }
+
+    /// The stack's resolved template.
+    pub fn model(&self) -> &local_template::Model {
+        &self.model
+    }
+
+    /// The emulator's endpoint.
+    pub fn emulator_endpoint(&self) -> &str {
+        &self.emulator_endpoint
+    }
+
+    /// Every event published to the stack's topics, checked against `events/schemas`.
+    pub fn events(&self) -> &crate::events::EventTap {
+        &self.events
+    }
+
+    /// Sends a request to the first HTTP API (with a client of the caller's runtime).
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> anyhow::Result<TestResponse> {
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        send(&client, &self.url(path), method, headers, body.into()).await
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> anyhow::Result<TestResponse> {
+        self.request(Method::GET, path, &[], Bytes::new()).await
+    }
+}
+
 impl TestStack {
     /// The running stack.
     pub fn stack(&self) -> &Stack {
@@ -101,25 +244,7 @@ impl TestStack {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> anyhow::Result<TestResponse> {
-        let mut request = Request::builder().method(method).uri(self.url(path));
-        for (name, value) in headers {
-            request = request.header(HeaderName::try_from(*name)?, HeaderValue::try_from(*value)?);
-        }
-        let request = request.body(Full::new(body.into()))?;
-        let response = self.client.request(request).await.context("send request")?;
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .context("read response")?
-            .to_bytes();
-        Ok(TestResponse {
-            status,
-            headers,
-            body,
-        })
+        send(&self.client, &self.url(path), method, headers, body.into()).await
     }
 
     /// `GET path`.

@@ -218,3 +218,149 @@ async fn failing_transactions_lose_no_acknowledged_puts() {
     );
     emulator.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_transaction_changes_no_item_and_no_stream_record() {
+    use aws_sdk_dynamodb::types::{ConditionCheck, StreamSpecification, StreamViewType, Update};
+    let emulator = Emulator::start(&local::paths::repo_root(), 0)
+        .await
+        .unwrap();
+    let config = emulator.sdk_config().await;
+    let client = Client::new(&config);
+    client
+        .create_table()
+        .table_name("orders")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    client
+        .put_item()
+        .table_name("orders")
+        .item("pk", s("a"))
+        .item("n", n(1))
+        .send()
+        .await
+        .unwrap();
+
+    // The update of `a` and the put of `b` are applied before the last item's condition fails.
+    let update = Update::builder()
+        .table_name("orders")
+        .key("pk", s("a"))
+        .update_expression("SET n = :two")
+        .expression_attribute_values(":two", n(2))
+        .build()
+        .unwrap();
+    let put = Put::builder()
+        .table_name("orders")
+        .item("pk", s("b"))
+        .build()
+        .unwrap();
+    let check = ConditionCheck::builder()
+        .table_name("orders")
+        .key("pk", s("missing"))
+        .condition_expression("attribute_exists(pk)")
+        .build()
+        .unwrap();
+    let result = client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().update(update).build())
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .transact_items(TransactWriteItem::builder().condition_check(check).build())
+        .send()
+        .await;
+    assert!(result.is_err(), "the transaction is cancelled");
+
+    let a = client
+        .get_item()
+        .table_name("orders")
+        .key("pk", s("a"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.item().unwrap()["n"], n(1), "a keeps its value");
+    let b = client
+        .get_item()
+        .table_name("orders")
+        .key("pk", s("b"))
+        .send()
+        .await
+        .unwrap();
+    assert!(b.item().is_none(), "b was never written");
+
+    let streams = aws_sdk_dynamodbstreams::Client::new(&config);
+    let arn = client
+        .describe_table()
+        .table_name("orders")
+        .send()
+        .await
+        .unwrap()
+        .table()
+        .unwrap()
+        .latest_stream_arn()
+        .unwrap()
+        .to_owned();
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description()
+        .unwrap()
+        .shards()[0]
+        .shard_id()
+        .unwrap()
+        .to_owned();
+    let iterator = streams
+        .get_shard_iterator()
+        .stream_arn(&arn)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator
+        .unwrap();
+    let records = streams
+        .get_records()
+        .shard_iterator(iterator)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<String> = records
+        .records()
+        .iter()
+        .map(|r| {
+            let data = r.dynamodb().unwrap();
+            format!(
+                "{:?} {}",
+                r.event_name().unwrap(),
+                data.keys().unwrap()["pk"].as_s().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(keys, ["Insert a"], "only the first put reached the stream");
+    emulator.stop().await;
+}

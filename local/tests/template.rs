@@ -113,6 +113,7 @@ fn cfn_lint_passes() {
             "template.yaml",
             "local/tests/fixtures/template.yaml",
             "local/tests/fixtures/custom-resources.yaml",
+            "local/tests/fixtures/streams.yaml",
         ],
     );
     assert!(

@@ -152,7 +152,10 @@ where
             correlation_id = %envelope.correlation_id,
             message_id = %message.message_id,
         );
-        let outcome = apply(state, envelope).instrument(span.clone()).await;
+        // Boxed: the consumer's future can be deep, and the batch loop need not hold its layout.
+        let outcome = Box::pin(apply(state, envelope))
+            .instrument(span.clone())
+            .await;
         let _entered = span.enter();
         match outcome {
             Ok(applied) => tracing::info!(?applied, "event handled"),
@@ -185,7 +188,7 @@ where
     F: AsyncFn(&S, RawEnvelope) -> Result<Applied, Failure> + Copy,
 {
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, std::convert::Infallible>(consume(state, event.payload, apply).await)
+        Ok::<_, std::convert::Infallible>(Box::pin(consume(state, event.payload, apply)).await)
     }))
     .await
 }
@@ -216,6 +219,45 @@ pub fn processed_marker(table: &str, event_id: Uuid) -> Result<TransactWriteItem
         .build()
         .context("build the processed-event marker")?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Applies `change` once per event: one transaction with the [`processed_marker`] of `event_id`.
+///
+/// - the marker is new and `change`'s condition holds: [`Applied::Done`];
+/// - the marker exists: [`Applied::Duplicate`], nothing changes;
+/// - `change`'s condition fails (the event is older than what the table holds): the marker alone
+///   is written, [`Applied::Ignored`].
+///
+/// # Errors
+/// [`Failure::Retry`] on storage failure or a transaction that kept conflicting.
+pub async fn apply_once(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    event_id: Uuid,
+    change: TransactWriteItem,
+) -> Result<Applied, Failure> {
+    use crate::dynamo::classify;
+    let send = |items: Vec<TransactWriteItem>| async move {
+        client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    };
+    match send(vec![processed_marker(table, event_id)?, change]).await {
+        Ok(()) => Ok(Applied::Done),
+        Err(failure) if failure.failed_conditions().contains(&0) => Ok(Applied::Duplicate),
+        Err(failure) if failure.failed_conditions().contains(&1) => {
+            match send(vec![processed_marker(table, event_id)?]).await {
+                Ok(()) => Ok(Applied::Ignored),
+                Err(failure) if failure.is_condition_failed() => Ok(Applied::Duplicate),
+                Err(failure) => Err(Failure::retry("record a stale event", failure.into_error())),
+            }
+        }
+        Err(failure) => Err(Failure::retry("apply an event", failure.into_error())),
+    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,43 @@ impl WriteFailure {
         }
     }
 
+    /// Whether a transaction lost a race (`TransactionConflict`) or was throttled: worth retrying.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::TransactionCanceled(reasons) => reasons
+                .iter()
+                .any(|r| r.code == "TransactionConflict" || r.code == "ThrottlingError"),
+            Self::Other(e) => matches!(
+                e,
+                DynamoError::TransactionConflictException(_)
+                    | DynamoError::ProvisionedThroughputExceededException(_)
+                    | DynamoError::ThrottlingException(_)
+                    | DynamoError::RequestLimitExceeded(_)
+                    | DynamoError::InternalServerError(_)
+            ),
+            Self::ConditionFailed => false,
+        }
+    }
+
+    /// The failure as an error to log or wrap.
+    #[must_use]
+    pub fn into_error(self) -> crate::error::BoxError {
+        match self {
+            Self::Other(e) => Box::new(e),
+            Self::ConditionFailed => "a condition failed".into(),
+            Self::TransactionCanceled(reasons) => format!(
+                "transaction cancelled: {}",
+                reasons
+                    .iter()
+                    .map(|r| r.code.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+            .into(),
+        }
+    }
+
     /// Indexes of the transaction items whose condition failed (empty unless transaction-cancelled).
     #[must_use]
     pub fn failed_conditions(&self) -> Vec<usize> {

@@ -262,13 +262,7 @@ fn product_item(product: &Product) -> Result<Item, ApiError> {
 }
 
 fn is_conflict(failure: &WriteFailure) -> bool {
-    match failure {
-        WriteFailure::TransactionCanceled(reasons) => reasons
-            .iter()
-            .any(|r| r.code == "TransactionConflict" || r.code == "ThrottlingError"),
-        WriteFailure::Other(e) => e.to_string().contains("TransactionConflict"),
-        WriteFailure::ConditionFailed => false,
-    }
+    failure.is_transient()
 }
 
 async fn backoff(attempt: u32) {
@@ -421,10 +415,7 @@ impl Store {
                         backoff(attempt).await;
                         continue;
                     }
-                    return Err(ApiError::internal(
-                        "create a product",
-                        failure_error(failure),
-                    ));
+                    return Err(ApiError::internal("create a product", failure.into_error()));
                 }
             }
         }
@@ -537,10 +528,7 @@ impl Store {
                         backoff(attempt).await;
                         continue;
                     }
-                    return Err(ApiError::internal(
-                        "update a product",
-                        failure_error(failure),
-                    ));
+                    return Err(ApiError::internal("update a product", failure.into_error()));
                 }
             }
         }
@@ -837,7 +825,7 @@ impl Store {
                 Err(failure) => {
                     return Err(ApiError::internal(
                         "create a category",
-                        failure_error(failure),
+                        failure.into_error(),
                     ));
                 }
             }
@@ -968,7 +956,7 @@ impl Store {
                 Err(failure) => {
                     return Err(ApiError::internal(
                         "update a category",
-                        failure_error(failure),
+                        failure.into_error(),
                     ));
                 }
             }
@@ -1005,7 +993,7 @@ impl Store {
                 Err(failure) => {
                     return Err(ApiError::internal(
                         "delete a category",
-                        failure_error(failure),
+                        failure.into_error(),
                     ));
                 }
             }
@@ -1025,22 +1013,6 @@ fn index_position(item: &Item, partition_attr: &str, sort_attr: &str) -> Item {
 
 fn slug_taken() -> ApiError {
     ApiError::conflict("SLUG_TAKEN", "Another category already has this slug.")
-}
-
-fn failure_error(failure: WriteFailure) -> shared::error::BoxError {
-    match failure {
-        WriteFailure::Other(e) => Box::new(e),
-        WriteFailure::ConditionFailed => "a condition failed".into(),
-        WriteFailure::TransactionCanceled(reasons) => format!(
-            "transaction cancelled: {}",
-            reasons
-                .iter()
-                .map(|r| r.code.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-        .into(),
-    }
 }
 
 #[cfg(test)]

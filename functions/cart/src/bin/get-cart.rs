@@ -1,0 +1,14 @@
+//! Lambda function `get-cart`: `GET /v1/cart`.
+
+use cart::{Carts, handlers::get_cart};
+use lambda_http::{Error, service_fn};
+use shared::{config::Env, http::run_http, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let state = Carts::load(&Env::from_process())
+        .await
+        .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    lambda_http::run(service_fn(|req| run_http(&state, req, get_cart::handle))).await
+}

@@ -1,0 +1,17 @@
+//! Lambda function `adjust-stock`: `POST /v1/inventory/{productId}/adjust`.
+
+use inventory::{Inventory, handlers::adjust_stock};
+use lambda_http::{Error, service_fn};
+use shared::{config::Env, http::run_http, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let state = Inventory::load(&Env::from_process())
+        .await
+        .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    lambda_http::run(service_fn(|req| {
+        run_http(&state, req, adjust_stock::handle)
+    }))
+    .await
+}

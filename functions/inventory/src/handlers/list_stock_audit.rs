@@ -1,0 +1,75 @@
+//! `GET /v1/inventory/{productId}/audit`: every change of a product's stock, newest first, for its
+//! seller or an admin.
+
+use lambda_http::{Body, Request, Response};
+use shared::{
+    ApiError, RequestContext,
+    auth::{Caller, Role},
+    http::{self, Caching},
+    pagination::{Page, PageRequest},
+};
+
+use crate::{
+    Lists,
+    handlers::{no_stock, product_in_path},
+};
+
+/// Answers 200 with a page of audit records.
+///
+/// # Errors
+/// 403 for customers and other sellers; 404 unknown product; 400 for a malformed `limit` or cursor;
+/// 500 on storage failure.
+#[tracing::instrument(skip_all)]
+pub async fn handle(
+    lists: &Lists,
+    req: Request,
+    ctx: &RequestContext,
+) -> Result<Response<Body>, ApiError> {
+    let caller = Caller::from_request(&req)?;
+    caller.require_any(&[Role::Seller, Role::Admin])?;
+    let product = product_in_path(&req)?;
+    let stock = lists
+        .inventory
+        .store
+        .stock(product)
+        .await?
+        .filter(|s| s.seller_id.is_some())
+        .ok_or_else(no_stock)?;
+    if !stock.editable_by(&caller) {
+        return Err(ApiError::forbidden(
+            "Only the product's seller or an admin may read its stock audit.",
+        ));
+    }
+    let page = PageRequest::from_request(&req)?;
+    let scope = format!("stock-audit:{product}");
+    let start = page
+        .cursor
+        .as_deref()
+        .map(|c| lists.cursors.decode_key(&scope, c))
+        .transpose()?;
+    let (items, next) = lists
+        .inventory
+        .store
+        .audit(product, page.dynamo_limit(), start)
+        .await?;
+    let body = Page {
+        items,
+        next_cursor: next
+            .map(|key| lists.cursors.encode_key(&scope, &key))
+            .transpose()?,
+    };
+    http::cacheable(ctx, &req, &body, Caching::Private)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handlers::samples;
+
+    #[test]
+    fn the_sample_event_is_a_sellers_request() {
+        let req = samples::list_stock_audit();
+        assert!(product_in_path(&req).is_ok());
+        assert_eq!(Caller::from_request(&req).unwrap().role, Role::Seller);
+    }
+}
