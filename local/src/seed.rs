@@ -152,9 +152,10 @@ const STYLES: &[&str] = &[
 pub fn demo_product(i: usize) -> (usize, Value) {
     let category = i % CATEGORIES.len();
     let (slug, _, nouns) = CATEGORIES[category];
-    let noun = nouns[(i / CATEGORIES.len()) % nouns.len()];
-    let color = COLORS[(i * 7 + 3) % COLORS.len()];
-    let style = STYLES[(i * 5 + 1) % STYLES.len()];
+    let round = i / CATEGORIES.len();
+    let noun = nouns[round % nouns.len()];
+    let color = COLORS[(round * 3 + category) % COLORS.len()];
+    let style = STYLES[(round / 2 + category) % STYLES.len()];
     // A deterministic spread of prices from $1.99 to $499.99.
     let price = 199 + ((i as u64 * 7919 + 104_729) % 49_800) as i64;
     let body = json!({

@@ -272,3 +272,175 @@ impl TestStack {
         self.stack.shutdown().await;
     }
 }
+
+/// Something tests send API requests to: a [`TestStack`] or the [`SharedStack`].
+pub trait Api: Sync {
+    /// Sends a request to the stack's first HTTP API.
+    fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> impl std::future::Future<Output = anyhow::Result<TestResponse>> + Send;
+}
+
+impl Api for TestStack {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> anyhow::Result<TestResponse> {
+        self.request(method, path, headers, body).await
+    }
+}
+
+impl Api for SharedStack {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> anyhow::Result<TestResponse> {
+        self.request(method, path, headers, body).await
+    }
+}
+
+/// A JSON API call: `token` as a bearer token, `body` as JSON, `extra` headers (an
+/// `x-correlation-id`, an `idempotency-key`, ...).
+///
+/// # Errors
+/// When the request cannot be sent (not for 4xx or 5xx answers).
+pub async fn call(
+    api: &impl Api,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&serde_json::Value>,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<TestResponse> {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(auth) = &auth {
+        headers.push(("authorization", auth));
+    }
+    headers.extend_from_slice(extra);
+    let body = body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string()));
+    api.send(method, path, &headers, body).await
+}
+
+/// A signed-in user of a test.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The user id.
+    pub id: String,
+    /// The email.
+    pub email: String,
+    /// An access token carrying the user's role.
+    pub token: String,
+}
+
+/// Password of every account [`account`] makes.
+pub const TEST_PASSWORD: &str = "a perfectly fine passphrase";
+
+/// Logs `email` in.
+///
+/// # Errors
+/// When the login is refused.
+pub async fn login(api: &impl Api, email: &str, password: &str) -> anyhow::Result<Account> {
+    let body = serde_json::json!({"email": email, "password": password});
+    let answer = call(api, Method::POST, "/v1/auth/login", None, Some(&body), &[]).await?;
+    anyhow::ensure!(
+        answer.status == 200,
+        "log in as {email}: {} {}",
+        answer.status,
+        answer.text()
+    );
+    let json = answer.json();
+    Ok(Account {
+        id: json["user"]["id"]
+            .as_str()
+            .context("no user id")?
+            .to_owned(),
+        email: email.to_owned(),
+        token: json["accessToken"]
+            .as_str()
+            .context("no access token")?
+            .to_owned(),
+    })
+}
+
+/// Registers a fresh account, makes it `role` (with `admin`'s token) unless that is `customer`,
+/// and logs it in.
+///
+/// # Errors
+/// When a step is refused.
+pub async fn account(api: &impl Api, admin: &Account, role: &str) -> anyhow::Result<Account> {
+    let email = format!("{role}-{}@storefront.test", uuid::Uuid::new_v4().simple());
+    let body = serde_json::json!({"email": email, "password": TEST_PASSWORD});
+    let registered = call(
+        api,
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        Some(&body),
+        &[],
+    )
+    .await?;
+    anyhow::ensure!(
+        registered.status == 201,
+        "register {email}: {} {}",
+        registered.status,
+        registered.text()
+    );
+    let id = registered.json()["id"]
+        .as_str()
+        .context("no id")?
+        .to_owned();
+    if role != "customer" {
+        let promoted = call(
+            api,
+            Method::PUT,
+            &format!("/v1/admin/users/{id}/role"),
+            Some(&admin.token),
+            Some(&serde_json::json!({ "role": role })),
+            &[],
+        )
+        .await?;
+        anyhow::ensure!(
+            promoted.status == 200,
+            "make {email} {role}: {} {}",
+            promoted.status,
+            promoted.text()
+        );
+    }
+    login(api, &email, TEST_PASSWORD).await
+}
+
+/// Polls `check` every 100 ms until it gives a value or `within` passes.
+///
+/// # Errors
+/// When time runs out (the error names `what`).
+pub async fn eventually<T, F>(
+    within: std::time::Duration,
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(value) = check().await {
+            return Ok(value);
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -6,7 +6,10 @@
 //! `orders:<userId>`), so a cursor only works on the list that issued it. Anything forged, truncated,
 //! altered or issued for another scope is a 400 `INVALID_CURSOR`, never a 500.
 
-use std::{collections::HashMap, fmt};
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+};
 
 use aws_sdk_dynamodb::{primitives::Blob, types::AttributeValue};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -109,7 +112,8 @@ impl CursorCodec {
     /// [`ApiError::Internal`] when a key attribute is not a string, number or binary (DynamoDB keys
     /// never are).
     pub fn encode_key(&self, scope: &str, key: &Item) -> Result<String, ApiError> {
-        let mut plain = HashMap::with_capacity(key.len());
+        // Ordered, so one position always gives the same cursor (and a page the same ETag).
+        let mut plain = BTreeMap::new();
         for (name, value) in key {
             let value = match value {
                 AttributeValue::S(s) => KeyValue::S(s.clone()),
@@ -448,5 +452,23 @@ mod tests {
             serde_json::to_string(&page).unwrap(),
             r#"{"items":[1,2],"nextCursor":null}"#
         );
+    }
+
+    #[test]
+    fn one_position_always_gives_the_same_cursor() {
+        let codec = codec();
+        let key: Item = (0..8)
+            .map(|i| {
+                (
+                    format!("attribute{i}"),
+                    AttributeValue::S(format!("value{i}")),
+                )
+            })
+            .collect();
+        let first = codec.encode_key("list", &key).unwrap();
+        for _ in 0..20 {
+            let again: Item = key.clone().into_iter().collect();
+            assert_eq!(codec.encode_key("list", &again).unwrap(), first);
+        }
     }
 }
