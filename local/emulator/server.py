@@ -24,6 +24,7 @@ when its standard input closes, so it never outlives the process that started it
 """
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -243,6 +244,40 @@ class SerializeDynamoDB:
                     close()
 
 
+class CountCalls:
+    """WSGI middleware: counts requests by operation (`X-Amz-Target`, else the `Action` of a
+    query-protocol call), and answers `GET /_local/calls` with the counts as JSON, for the
+    benchmarks that report AWS calls per request."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+        self.counts = {}
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == "/_local/calls" and environ.get("REQUEST_METHOD") == "GET":
+            with self.lock:
+                body = json.dumps(self.counts, sort_keys=True).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        operation = environ.get("HTTP_X_AMZ_TARGET")
+        if not operation and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+            # Query-protocol services (SNS) name the operation in the form body: read it, then
+            # hand the same bytes on.
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = environ["wsgi.input"].read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            for pair in body.split(b"&"):
+                if pair.startswith(b"Action="):
+                    operation = "SNS." + pair[len(b"Action="):].decode(errors="replace")
+                    break
+        if not operation:
+            operation = environ.get("REQUEST_METHOD", "?") + " " + environ.get("PATH_INFO", "")
+        with self.lock:
+            self.counts[operation] = self.counts.get(operation, 0) + 1
+        return self.app(environ, start_response)
+
+
 class QuietRequestHandler(MotoRequestHandler):
     """The local stack logs requests itself; keep werkzeug's access log out of it."""
 
@@ -267,7 +302,7 @@ def main():
     speed_up_dispatch()
     speed_up_sqs()
     speed_up_dynamodb()
-    app = SerializeDynamoDB(DomainDispatcherApplication(create_backend_app))
+    app = CountCalls(SerializeDynamoDB(DomainDispatcherApplication(create_backend_app)))
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=QuietRequestHandler
     )

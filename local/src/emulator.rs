@@ -150,3 +150,23 @@ pub async fn sdk_config(endpoint: &str) -> SdkConfig {
         .load()
         .await
 }
+
+/// How many requests of each operation (`DynamoDB_20120810.Query`, `SNS.Publish`, ...) the
+/// emulator at `endpoint` has served since it started.
+///
+/// # Errors
+/// When the emulator cannot be reached or answers something else.
+pub async fn call_counts(
+    endpoint: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+    use http_body_util::BodyExt as _;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let uri: http::Uri = format!("{}/_local/calls", endpoint.trim_end_matches('/')).parse()?;
+    let response = client
+        .get(uri)
+        .await
+        .context("ask the emulator for its call counts")?;
+    let body = response.into_body().collect().await?.to_bytes();
+    serde_json::from_slice(&body).context("read the emulator's call counts")
+}
