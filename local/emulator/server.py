@@ -16,7 +16,9 @@ them (behaviour unchanged, and only safe because requests are serialized):
 - a transaction backed up a deep copy of its table once per item, to roll back on
   failure; it now backs up the items it touches (and the stream's length) only;
 - a query sorted every item of the table before looking at any; a query of the table
-  now reads its partition only, and a query of an index no longer sorts what it skips.
+  now reads its partition only, and a query of an index reads its partition of the index,
+  from a map of the index's partitions built once per version of the table (every write
+  moves the version on).
 
 Usage: server.py [--host 127.0.0.1] [--port 0]
 Prints one JSON line `{"port": N}` on stdout once it accepts connections, and exits
@@ -123,6 +125,8 @@ def speed_up_dynamodb():
                     table.items[hash_value] = original
             for table_name, length in streams.items():
                 del self.tables[table_name].stream_shard.items[length:]
+            for table_name, _, _ in touched:
+                changed(self.tables[table_name])
 
         target_items = set()
         errors = []
@@ -197,17 +201,72 @@ def speed_up_dynamodb():
     DynamoDBBackend.transact_write_items = transact_write_items
 
     original_query = Table.query
+    original_put = Table.put_item
+    original_delete = Table.delete_item
+    original_update = DynamoDBBackend.update_item
+
+    # Every write moves the table's version on; the index partitions below are kept per version.
+    def changed(table):
+        table.local_version = getattr(table, "local_version", 0) + 1
+
+    def put_item(self, *args, **kwargs):
+        changed(self)
+        return original_put(self, *args, **kwargs)
+
+    def delete_item(self, *args, **kwargs):
+        changed(self)
+        return original_delete(self, *args, **kwargs)
+
+    def update_item(self, table_name, *args, **kwargs):
+        table = self.tables.get(table_name)
+        try:
+            return original_update(self, table_name, *args, **kwargs)
+        finally:
+            if table is not None:
+                changed(table)
+
+    Table.put_item = put_item
+    Table.delete_item = delete_item
+    DynamoDBBackend.update_item = update_item
+
+    def index_partition(table, index_name, attribute, value):
+        """The items whose `attribute` is `value`, from a map of the index's partitions built
+        once per table version."""
+        version = getattr(table, "local_version", 0)
+        cache = getattr(table, "local_index_cache", None)
+        if cache is None or cache[0] != version:
+            cache = (version, {})
+            table.local_index_cache = cache
+        partitions = cache[1].get(index_name)
+        if partitions is None:
+            partitions = {}
+            parts = table.items.values()
+            items = [i for part in parts for i in part.values()] if table.range_key_attr else list(parts)
+            for item in items:
+                key = item.attrs.get(attribute)
+                if key is not None:
+                    partitions.setdefault(key, []).append(item)
+            cache[1][index_name] = partitions
+        return list(partitions.get(value, ()))
 
     def query(self, hash_key, *args, **kwargs):
         index_name = kwargs.get("index_name")
         if index_name is None and len(args) > 6:
             index_name = args[6]
+        conditions = kwargs.get("hash_key_conditions") or []
         if index_name:
-            # An index query filters every item, then sorts only the matches itself.
-            def candidates():
-                if self.range_key_attr:
-                    return [item for part in self.items.values() for item in part.values()]
-                return list(self.items.values())
+            index = next((i for i in self.all_indexes() if i.name == index_name), None)
+            hash_attributes = [k["AttributeName"] for k in (index.schema if index else []) if k["KeyType"] == "HASH"]
+            if len(conditions) == 1 and hash_attributes == [conditions[0][0]]:
+                # One hash key: only its partition of the index can match.
+                def candidates():
+                    return index_partition(self, index_name, conditions[0][0], conditions[0][1])
+            else:
+                # An index query filters every item, then sorts only the matches itself.
+                def candidates():
+                    if self.range_key_attr:
+                        return [item for part in self.items.values() for item in part.values()]
+                    return list(self.items.values())
         else:
             def candidates():
                 part = self.items.get(hash_key)

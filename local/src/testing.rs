@@ -343,6 +343,34 @@ pub struct Account {
     pub token: String,
 }
 
+/// Email of the first admin of [`shared_shop`].
+pub const ADMIN_EMAIL: &str = "root@storefront.test";
+/// Password of the first admin of [`shared_shop`].
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
+
+/// The [`shared_stack`] of the repository's template with its first admin ([`ADMIN_EMAIL`]) and
+/// the given template `parameters`, and that admin signed in.
+///
+/// # Errors
+/// When the stack cannot start or the admin cannot log in.
+pub async fn shared_shop(
+    parameters: &[(&str, &str)],
+) -> anyhow::Result<(&'static SharedStack, Account)> {
+    let parameters: Vec<(String, String)> = parameters
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let stack = shared_stack(move |options| {
+        let overrides = &mut options.parameter_overrides;
+        overrides.insert("AdminEmail".into(), ADMIN_EMAIL.into());
+        overrides.insert("AdminPassword".into(), ADMIN_PASSWORD.into());
+        overrides.extend(parameters);
+    })
+    .await?;
+    let admin = login(stack, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+    Ok((stack, admin))
+}
+
 /// Password of every account [`account`] makes.
 pub const TEST_PASSWORD: &str = "a perfectly fine passphrase";
 

@@ -173,6 +173,26 @@ impl Env {
     }
 }
 
+/// Loads the AWS SDK configuration from the standard environment: region, credentials, and the
+/// endpoints (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`), which is all that points a function
+/// at the local stack's emulator instead of AWS.
+pub async fn aws() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+/// Why a function could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A variable is missing or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A secret could not be read.
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

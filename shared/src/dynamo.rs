@@ -1,13 +1,20 @@
-//! DynamoDB helpers: item conversion through `serde_dynamo`, and recognition of the conditional-write
+//! DynamoDB helpers: item conversion through `serde_dynamo`, keys and expression values, the
+//! transaction items every store builds, batch reads, and recognition of the conditional-write
 //! failures services turn into 409s.
+//!
+//! Every table of the project has string keys `pk` and `sk`.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use aws_sdk_dynamodb::{
-    Error as DynamoError,
-    types::{AttributeValue, CancellationReason},
+    Client, Error as DynamoError,
+    types::{
+        AttributeValue, CancellationReason, Delete, KeysAndAttributes, Put, TransactWriteItem,
+    },
 };
 use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{ApiError, error::Context as _};
 
 /// A DynamoDB item (or key) as the SDK represents it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -34,6 +41,174 @@ pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, serde_dynamo::Err
 /// When any item does not have `T`'s shape.
 pub fn from_items<T: DeserializeOwned>(items: Vec<Item>) -> Result<Vec<T>, serde_dynamo::Error> {
     items.into_iter().map(from_item).collect()
+}
+
+/// A string attribute.
+#[must_use]
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+/// A number attribute.
+#[must_use]
+pub fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// The key `{pk, sk}`.
+#[must_use]
+pub fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+/// `ExpressionAttributeNames` from pairs.
+#[must_use]
+pub fn names(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
+}
+
+/// `ExpressionAttributeValues` from pairs.
+#[must_use]
+pub fn values(pairs: Vec<(&str, AttributeValue)>) -> Option<HashMap<String, AttributeValue>> {
+    Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// A transaction item that puts `item` into `table`, under `condition` if any.
+///
+/// # Errors
+/// 500 when the request cannot be built (a missing table name).
+pub fn put(
+    table: &str,
+    item: Item,
+    condition: Option<&str>,
+) -> Result<TransactWriteItem, ApiError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build()
+        .context("build a transactional put")?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// A transaction item that deletes `key` from `table`.
+///
+/// # Errors
+/// 500 when the request cannot be built.
+pub fn delete(table: &str, key: Item) -> Result<TransactWriteItem, ApiError> {
+    let delete = Delete::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .build()
+        .context("build a transactional delete")?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// Reads the item at `key` of `table` as a `T` (strongly consistent when `consistent`); `what`
+/// names it in errors.
+///
+/// # Errors
+/// 500 on storage failure or an item of another shape.
+pub async fn get<T: DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    key: Item,
+    consistent: bool,
+    what: &str,
+) -> Result<Option<T>, ApiError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(consistent)
+        .send()
+        .await
+        .with_context(|| format!("read {what}"))?;
+    output
+        .item
+        .map(from_item)
+        .transpose()
+        .with_context(|| format!("read {what}"))
+}
+
+/// Runs one transaction.
+///
+/// # Errors
+/// The failure, sorted by [`classify`].
+pub async fn transact(client: &Client, items: Vec<TransactWriteItem>) -> Result<(), WriteFailure> {
+    client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(classify)
+}
+
+/// Waits before retrying a write that lost a race: up to `10 ms × 2^attempt`, chosen at random
+/// (full jitter), so that the racers spread out.
+pub async fn backoff(attempt: u32) {
+    use rand::Rng as _;
+    let cap = 10_u64 << attempt.min(8);
+    let wait = rand::thread_rng().gen_range(cap / 4..=cap);
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+}
+
+/// Reads `keys` of `table` (any number), retrying what DynamoDB leaves unprocessed. Items that do
+/// not exist are absent from the answer; the order is not the keys'.
+///
+/// # Errors
+/// 500 on storage failure, or keys that stay unprocessed.
+pub async fn batch_get(
+    client: &Client,
+    table: &str,
+    keys: Vec<Item>,
+) -> Result<Vec<Item>, ApiError> {
+    let mut found = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(100) {
+        let mut pending = chunk.to_vec();
+        for attempt in 0..6 {
+            if pending.is_empty() {
+                break;
+            }
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .build()
+                .context("build a batch read")?;
+            let output = client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .context("batch read items")?;
+            found.extend(
+                output
+                    .responses
+                    .and_then(|mut r| r.remove(table))
+                    .unwrap_or_default(),
+            );
+            pending = output
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+            if !pending.is_empty() {
+                backoff(attempt).await;
+            }
+        }
+        if !pending.is_empty() {
+            return Err(ApiError::internal(
+                "batch read items",
+                "keys stayed unprocessed",
+            ));
+        }
+    }
+    Ok(found)
 }
 
 /// Cancellation code DynamoDB reports for a transaction item whose condition failed.

@@ -340,6 +340,18 @@ pub fn path_param<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .and_then(|params| params.first(name))
 }
 
+/// The id in path parameter `name`. Anything that is not an id cannot name an existing resource,
+/// so it is a 404 ("No such `what`.") rather than a 400: callers learn nothing about which ids
+/// exist.
+///
+/// # Errors
+/// 404 `NOT_FOUND`.
+pub fn id_in_path(req: &Request, name: &str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    path_param(req, name)
+        .and_then(ids::parse_id)
+        .ok_or_else(|| ApiError::not_found(format!("No such {what}.")))
+}
+
 /// How a cacheable response may be kept by browsers and shared caches (a CDN in front).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caching {

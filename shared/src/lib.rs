@@ -35,4 +35,30 @@ pub mod telemetry;
 pub mod time;
 
 pub use error::ApiError;
+
+/// Declares one function per sample event of `events/` (from the crate's `functions/<svc>`
+/// directory), each returning it as a `lambda_http::Request`, for handler tests:
+///
+/// ```ignore
+/// shared::sample_events! {
+///     get_cart => "get-cart.json",
+///     add_cart_item => "add-cart-item.json",
+/// }
+/// ```
+#[macro_export]
+macro_rules! sample_events {
+    ($($name:ident => $file:literal),* $(,)?) => {
+        $(
+            #[doc = concat!("The sample event `events/", $file, "`.")]
+            pub fn $name() -> lambda_http::Request {
+                lambda_http::request::from_str(include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../events/",
+                    $file
+                )))
+                .unwrap()
+            }
+        )*
+    };
+}
 pub use http::RequestContext;

@@ -271,6 +271,25 @@ impl Publisher {
     }
 }
 
+/// Runs a service's publisher function: reads `TOPIC_ARN`, then publishes the outbox records of
+/// every stream batch it is given ([`Publisher::publish`]).
+///
+/// # Errors
+/// When `TOPIC_ARN` is missing, or the Lambda runtime cannot start.
+pub async fn run_publisher() -> Result<(), lambda_http::Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent, service_fn};
+    let topic = crate::config::Env::from_process()
+        .required("TOPIC_ARN")
+        .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let config = crate::config::aws().await;
+    let publisher = Publisher::new(aws_sdk_sns::Client::new(&config), topic);
+    let publisher = &publisher;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<StreamEvent>| async move {
+        Ok::<_, std::convert::Infallible>(publisher.publish(&event.payload).await)
+    }))
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

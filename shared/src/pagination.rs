@@ -167,6 +167,33 @@ impl CursorCodec {
             .transpose()
     }
 
+    /// Where the page `page` asks for starts: its cursor decoded for `scope`, or the beginning.
+    ///
+    /// # Errors
+    /// As [`CursorCodec::decode_key`].
+    pub fn start_key(&self, scope: &str, page: &PageRequest) -> Result<Option<Item>, ApiError> {
+        page.cursor
+            .as_deref()
+            .map(|cursor| self.decode_key(scope, cursor))
+            .transpose()
+    }
+
+    /// A page of `items` whose `nextCursor` encodes `next` (the last key read) for `scope`.
+    ///
+    /// # Errors
+    /// As [`CursorCodec::encode_key`].
+    pub fn page<T>(
+        &self,
+        scope: &str,
+        items: Vec<T>,
+        next: Option<&Item>,
+    ) -> Result<Page<T>, ApiError> {
+        Ok(Page {
+            items,
+            next_cursor: self.next_cursor(scope, next)?,
+        })
+    }
+
     fn mac(&self, scope: &str, payload: &[u8]) -> HmacSha256 {
         let mut mac = self.keyed.clone();
         mac.update(DOMAIN);

@@ -21,14 +21,6 @@ use shared::{
 
 use crate::store::Store;
 
-/// Loads the AWS SDK configuration from the standard environment (region, credentials, and
-/// `AWS_ENDPOINT_URL*`).
-pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
-}
-
 /// What the cart functions share.
 #[derive(Debug, Clone)]
 pub struct Carts {
@@ -63,6 +55,6 @@ impl Carts {
     /// # Errors
     /// As [`Carts::from_env`].
     pub async fn load(env: &Env) -> Result<Self, ConfigError> {
-        Self::from_env(env, &aws_config().await)
+        Self::from_env(env, &shared::config::aws().await)
     }
 }

@@ -16,12 +16,12 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::{
     Client,
-    types::{AttributeValue, KeysAndAttributes, TransactWriteItem, Update},
+    types::{AttributeValue, TransactWriteItem, Update},
 };
 use shared::{
     ApiError,
     consumer::{self, Applied, Failure},
-    dynamo::{self, Item},
+    dynamo::{self, Item, key},
     error::Context as _,
     events::catalog::ProductChanged,
 };
@@ -34,14 +34,6 @@ use crate::domain::{Cart, ProductSnapshot};
 pub struct Store {
     client: Client,
     table: String,
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn key(pk: String, sk: &str) -> Item {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
 fn cart_key(user: Uuid) -> Item {
@@ -67,20 +59,7 @@ impl Store {
     /// # Errors
     /// 500 on storage failure or a malformed item.
     pub async fn cart(&self, user: Uuid) -> Result<Option<Cart>, ApiError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(cart_key(user)))
-            .consistent_read(true)
-            .send()
-            .await
-            .context("read a cart")?;
-        output
-            .item
-            .map(dynamo::from_item)
-            .transpose()
-            .context("read a cart")
+        dynamo::get(&self.client, &self.table, cart_key(user), true, "a cart").await
     }
 
     /// Stores `cart` if the stored one is still at `read_version` (0: there was none). Returns
@@ -133,22 +112,17 @@ impl Store {
     /// # Errors
     /// 500 on storage failure.
     pub async fn product(&self, product: Uuid) -> Result<Option<ProductSnapshot>, ApiError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(product_key(product)))
-            .send()
-            .await
-            .context("read a product copy")?;
-        output
-            .item
-            .map(dynamo::from_item)
-            .transpose()
-            .context("read a product copy")
+        dynamo::get(
+            &self.client,
+            &self.table,
+            product_key(product),
+            false,
+            "a product copy",
+        )
+        .await
     }
 
-    /// The cart's copies of `products` (at most 100), by id; unknown ones are absent.
+    /// The cart's copies of `products`, by id; unknown ones are absent.
     ///
     /// # Errors
     /// 500 on storage failure.
@@ -156,46 +130,13 @@ impl Store {
         &self,
         products: &[Uuid],
     ) -> Result<HashMap<Uuid, ProductSnapshot>, ApiError> {
-        let mut found = HashMap::with_capacity(products.len());
-        let mut pending: Vec<Item> = products.iter().map(|id| product_key(*id)).collect();
-        for _ in 0..5 {
-            if pending.is_empty() {
-                return Ok(found);
-            }
-            let keys = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .build()
-                .context("build a batch read")?;
-            let output = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, keys)
-                .send()
-                .await
-                .context("read product copies")?;
-            for item in output
-                .responses
-                .and_then(|mut r| r.remove(&self.table))
-                .unwrap_or_default()
-            {
-                let product: ProductSnapshot =
-                    dynamo::from_item(item).context("read a product copy")?;
-                found.insert(product.product_id, product);
-            }
-            pending = output
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-        }
-        if pending.is_empty() {
-            Ok(found)
-        } else {
-            Err(ApiError::internal(
-                "read product copies",
-                "keys stayed unprocessed",
-            ))
-        }
+        let keys = products.iter().map(|id| product_key(*id)).collect();
+        dynamo::batch_get(&self.client, &self.table, keys)
+            .await?
+            .into_iter()
+            .map(|item| dynamo::from_item::<ProductSnapshot>(item).map(|p| (p.product_id, p)))
+            .collect::<Result<_, _>>()
+            .context("read a product copy")
     }
 
     /// Applies a `ProductChanged` event once, unless the copy is already of a newer version.

@@ -31,12 +31,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::{
     Client,
-    types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem, Update},
+    types::{Delete, Put, TransactWriteItem, Update},
 };
 use serde::{Deserialize, Serialize};
 use shared::{
     ApiError,
-    dynamo::{self, Item, WriteFailure},
+    dynamo::{self, Item, key, n, names, s, values},
     error::Context as _,
     events::{Envelope, catalog::ProductChanged, catalog::ProductStatus},
     outbox,
@@ -169,6 +169,20 @@ pub struct Idempotency<'a> {
     pub fingerprint: String,
 }
 
+/// One Query on an index, as [`Store::index_page`] runs it.
+struct IndexQuery<'a> {
+    index: &'a str,
+    partition_attr: &'a str,
+    sort_attr: &'a str,
+    key_condition: &'a str,
+    filter: Option<String>,
+    names: Vec<(&'a str, &'a str)>,
+    values: Vec<(&'a str, aws_sdk_dynamodb::types::AttributeValue)>,
+    forward: bool,
+    limit: usize,
+    start: Option<Item>,
+}
+
 /// Category fields an update changes (`None` keeps).
 #[derive(Debug, Clone, Default)]
 pub struct CategoryChanges {
@@ -185,18 +199,6 @@ pub struct CategoryChanges {
 pub struct Store {
     client: Client,
     table: String,
-}
-
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn key(pk: String, sk: impl Into<String>) -> Item {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
 }
 
 fn product_key(id: Uuid) -> Item {
@@ -229,19 +231,6 @@ pub fn price_key(amount: i64, id: Uuid) -> String {
     format!("{amount:015}#{id}")
 }
 
-fn values(pairs: Vec<(&str, AttributeValue)>) -> Option<HashMap<String, AttributeValue>> {
-    Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-fn names(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
-    Some(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
-}
-
 /// The stored form of a product: its fields, keys, and the index attributes of its status.
 fn product_item(product: &Product) -> Result<Item, ApiError> {
     let mut item = dynamo::to_item(product).context("serialize a product")?;
@@ -259,17 +248,6 @@ fn product_item(product: &Product) -> Result<Item, ApiError> {
         item.insert("sellerPk".into(), s(product.seller_id.to_string()));
     }
     Ok(item)
-}
-
-fn is_conflict(failure: &WriteFailure) -> bool {
-    failure.is_transient()
-}
-
-async fn backoff(attempt: u32) {
-    use rand::Rng as _;
-    let cap = 20_u64 << attempt;
-    let wait = rand::thread_rng().gen_range(0..=cap);
-    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
 }
 
 fn busy() -> ApiError {
@@ -291,25 +269,6 @@ impl Store {
             client,
             table: table.into(),
         }
-    }
-
-    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, ApiError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .set_condition_expression(condition.map(str::to_owned))
-            .build()
-            .context("build a transactional put")?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    fn delete(&self, key: Item) -> Result<TransactWriteItem, ApiError> {
-        let delete = Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .build()
-            .context("build a transactional delete")?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
     /// Moves a category's active-product count by `delta`; the category must exist.
@@ -338,32 +297,9 @@ impl Store {
                 item.insert("priceAmount".into(), n(product.price.amount));
                 item.insert("categoryId".into(), s(product.category_id.to_string()));
                 item.insert("sellerId".into(), s(product.seller_id.to_string()));
-                self.put(item, None)
+                dynamo::put(&self.table, item, None)
             })
             .collect()
-    }
-
-    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), WriteFailure> {
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(dynamo::classify)
-    }
-
-    async fn get(&self, key: Item, consistent: bool) -> Result<Option<Item>, ApiError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(consistent)
-            .send()
-            .await
-            .context("read a catalog item")?;
-        Ok(output.item)
     }
 
     /// Creates `product` (active) with its search terms and its `ProductChanged` event, and counts
@@ -385,7 +321,11 @@ impl Store {
         let terms = search::index_terms(&product.name, &product.description);
         for attempt in 0..=CONFLICT_RETRIES {
             let mut items = vec![
-                self.put(product_item(product)?, Some("attribute_not_exists(pk)"))?,
+                dynamo::put(
+                    &self.table,
+                    product_item(product)?,
+                    Some("attribute_not_exists(pk)"),
+                )?,
                 self.count(product.category_id, 1)?,
                 outbox::put(&self.table, event)?,
             ];
@@ -398,10 +338,14 @@ impl Store {
                 let mut item =
                     dynamo::to_item(&record).context("serialize an idempotency record")?;
                 item.extend(idempotency_key(product.seller_id, idempotency.key));
-                items.push(self.put(item, Some("attribute_not_exists(pk)"))?);
+                items.push(dynamo::put(
+                    &self.table,
+                    item,
+                    Some("attribute_not_exists(pk)"),
+                )?);
             }
             items.extend(self.term_items(product, &terms)?);
-            match self.transact(items).await {
+            match dynamo::transact(&self.client, items).await {
                 Ok(()) => return Ok(Created::New),
                 Err(failure) => {
                     let failed = failure.failed_conditions();
@@ -411,8 +355,8 @@ impl Store {
                     if failed.contains(&1) {
                         return Err(category_missing());
                     }
-                    if is_conflict(&failure) && attempt < CONFLICT_RETRIES {
-                        backoff(attempt).await;
+                    if failure.is_transient() && attempt < CONFLICT_RETRIES {
+                        dynamo::backoff(attempt).await;
                         continue;
                     }
                     return Err(ApiError::internal("create a product", failure.into_error()));
@@ -430,13 +374,16 @@ impl Store {
         let Some(idempotency) = idempotency else {
             return Err(busy());
         };
-        let record: IdempotencyRecord = self
-            .get(idempotency_key(seller, idempotency.key), true)
-            .await?
-            .map(dynamo::from_item)
-            .transpose()
-            .context("read an idempotency record")?
-            .ok_or_else(busy)?;
+        let key = idempotency_key(seller, idempotency.key);
+        let record: IdempotencyRecord = dynamo::get(
+            &self.client,
+            &self.table,
+            key,
+            true,
+            "an idempotency record",
+        )
+        .await?
+        .ok_or_else(busy)?;
         if record.fingerprint == idempotency.fingerprint {
             Ok(Created::Replayed(record.product_id))
         } else {
@@ -449,11 +396,14 @@ impl Store {
     /// # Errors
     /// 500 on storage failure or a malformed item.
     pub async fn product(&self, id: Uuid) -> Result<Option<Product>, ApiError> {
-        self.get(product_key(id), true)
-            .await?
-            .map(dynamo::from_item)
-            .transpose()
-            .context("read a product item")
+        dynamo::get(
+            &self.client,
+            &self.table,
+            product_key(id),
+            true,
+            "a product",
+        )
+        .await
     }
 
     /// Replaces `current` by `next` (same id), in one transaction with: the condition that the
@@ -510,11 +460,11 @@ impl Store {
         }
         items.push(outbox::put(&self.table, event)?);
         for removed in old_terms.difference(&new_terms) {
-            items.push(self.delete(term_key(removed, current.id))?);
+            items.push(dynamo::delete(&self.table, term_key(removed, current.id))?);
         }
         items.extend(self.term_items(next, &new_terms)?);
         for attempt in 0..=CONFLICT_RETRIES {
-            match self.transact(items.clone()).await {
+            match dynamo::transact(&self.client, items.clone()).await {
                 Ok(()) => return Ok(true),
                 Err(failure) => {
                     let failed = failure.failed_conditions();
@@ -524,8 +474,8 @@ impl Store {
                     if category_check.is_some_and(|i| failed.contains(&i)) {
                         return Err(category_missing());
                     }
-                    if is_conflict(&failure) && attempt < CONFLICT_RETRIES {
-                        backoff(attempt).await;
+                    if failure.is_transient() && attempt < CONFLICT_RETRIES {
+                        dynamo::backoff(attempt).await;
                         continue;
                     }
                     return Err(ApiError::internal("update a product", failure.into_error()));
@@ -599,49 +549,19 @@ impl Store {
             filter.push("categoryPk = :category");
             attribute_values.push((":category", s(category.to_string())));
         }
-        let filtered = !filter.is_empty();
-        let filter = (!filter.is_empty()).then(|| filter.join(" AND "));
-        let mut page = IndexPage::default();
-        let mut start = start;
-        for _ in 0..MAX_QUERIES_PER_PAGE {
-            let want = limit - page.items.len();
-            // With a filter a query reads more than it returns: read ahead a little.
-            let read = if filtered { (want * 2).max(25) } else { want };
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(&index)
-                .key_condition_expression(&key_condition)
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(names(&attribute_names))
-                .set_expression_attribute_values(values(attribute_values.clone()))
-                .scan_index_forward(sort == Sort::PriceAsc)
-                .limit(i32::try_from(read).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .with_context(|| format!("query index {index}"))?;
-            let last_evaluated = output.last_evaluated_key;
-            let mut items = output.items.unwrap_or_default().into_iter();
-            for item in items.by_ref() {
-                let position = index_position(&item, partition_attr, sort_attr);
-                page.items
-                    .push(dynamo::from_item(item).context("read a product item")?);
-                if page.items.len() == limit {
-                    // Full: the page ends at this item, whatever the query read beyond it.
-                    let more = items.len() > 0 || last_evaluated.is_some();
-                    page.next = more.then_some(position);
-                    return Ok(page);
-                }
-            }
-            match last_evaluated {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(page),
-            }
-        }
-        page.next = start;
-        Ok(page)
+        self.index_page(IndexQuery {
+            index: &index,
+            partition_attr,
+            sort_attr,
+            key_condition: &key_condition,
+            filter: (!filter.is_empty()).then(|| filter.join(" AND ")),
+            names: attribute_names,
+            values: attribute_values,
+            forward: sort == Sort::PriceAsc,
+            limit,
+            start,
+        })
+        .await
     }
 
     /// A seller's own products, newest first, any status (or only `status`).
@@ -655,46 +575,63 @@ impl Store {
         limit: usize,
         start: Option<Item>,
     ) -> Result<IndexPage, ApiError> {
+        let mut names = vec![("#p", "ownerPk")];
+        let mut values = vec![(":p", s(seller.to_string()))];
+        if let Some(status) = status {
+            names.push(("#status", "status"));
+            values.push((":status", s(status.as_str())));
+        }
+        self.index_page(IndexQuery {
+            index: "SellerAll",
+            partition_attr: "ownerPk",
+            sort_attr: "newestKey",
+            key_condition: "#p = :p",
+            filter: status.map(|_| "#status = :status".to_owned()),
+            names,
+            values,
+            forward: false,
+            limit,
+            start,
+        })
+        .await
+    }
+
+    /// Reads one page of `query`: as many Query calls as its filter needs to fill `limit` items
+    /// (at most [`MAX_QUERIES_PER_PAGE`]); the page ends at its last item, whatever a query read
+    /// beyond it.
+    async fn index_page(&self, query: IndexQuery<'_>) -> Result<IndexPage, ApiError> {
         let mut page = IndexPage::default();
-        let mut start = start;
+        let mut start = query.start.clone();
         for _ in 0..MAX_QUERIES_PER_PAGE {
-            let want = limit - page.items.len();
-            let mut values_list = vec![(":p", s(seller.to_string()))];
-            let filter = status.map(|status| {
-                values_list.push((":status", s(status.as_str())));
-                "#status = :status".to_owned()
-            });
+            let want = query.limit - page.items.len();
+            // With a filter a query reads more than it returns: read ahead a little.
+            let read = if query.filter.is_some() {
+                (want * 2).max(25)
+            } else {
+                want
+            };
             let output = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name("SellerAll")
-                .key_condition_expression("ownerPk = :p")
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(
-                    status.map(|_| HashMap::from([("#status".to_owned(), "status".to_owned())])),
-                )
-                .set_expression_attribute_values(values(values_list))
-                .scan_index_forward(false)
-                .limit(
-                    i32::try_from(if filter.is_some() {
-                        (want * 2).max(25)
-                    } else {
-                        want
-                    })
-                    .unwrap_or(i32::MAX),
-                )
+                .index_name(query.index)
+                .key_condition_expression(query.key_condition)
+                .set_filter_expression(query.filter.clone())
+                .set_expression_attribute_names(names(&query.names))
+                .set_expression_attribute_values(values(query.values.clone()))
+                .scan_index_forward(query.forward)
+                .limit(i32::try_from(read).unwrap_or(i32::MAX))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
-                .context("query index SellerAll")?;
+                .with_context(|| format!("query index {}", query.index))?;
             let last_evaluated = output.last_evaluated_key;
             let mut items = output.items.unwrap_or_default().into_iter();
             for item in items.by_ref() {
-                let position = index_position(&item, "ownerPk", "newestKey");
+                let position = index_position(&item, query.partition_attr, query.sort_attr);
                 page.items
                     .push(dynamo::from_item(item).context("read a product item")?);
-                if page.items.len() == limit {
+                if page.items.len() == query.limit {
                     let more = items.len() > 0 || last_evaluated.is_some();
                     page.next = more.then_some(position);
                     return Ok(page);
@@ -754,49 +691,13 @@ impl Store {
     /// # Errors
     /// 500 on storage failure.
     pub async fn products(&self, ids: &[Uuid]) -> Result<Vec<Product>, ApiError> {
-        let mut found: HashMap<Uuid, Product> = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(100) {
-            let mut pending: Vec<Item> = chunk.iter().map(|id| product_key(*id)).collect();
-            for attempt in 0..5_u32 {
-                if pending.is_empty() {
-                    break;
-                }
-                let keys = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .build()
-                    .context("build a batch read")?;
-                let output = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, keys)
-                    .send()
-                    .await
-                    .context("batch read products")?;
-                for item in output
-                    .responses
-                    .and_then(|mut r| r.remove(&self.table))
-                    .unwrap_or_default()
-                {
-                    let product: Product =
-                        dynamo::from_item(item).context("read a product item")?;
-                    found.insert(product.id, product);
-                }
-                pending = output
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    backoff(attempt).await;
-                }
-            }
-            if !pending.is_empty() {
-                return Err(ApiError::internal(
-                    "batch read products",
-                    "keys stayed unprocessed",
-                ));
-            }
-        }
+        let keys = ids.iter().map(|id| product_key(*id)).collect();
+        let mut found: HashMap<Uuid, Product> = dynamo::batch_get(&self.client, &self.table, keys)
+            .await?
+            .into_iter()
+            .map(|item| dynamo::from_item::<Product>(item).map(|p| (p.id, p)))
+            .collect::<Result<_, _>>()
+            .context("read a product item")?;
         Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
     }
 
@@ -810,17 +711,17 @@ impl Store {
         let mut claim = slug_key(&category.slug);
         claim.insert("categoryId".into(), s(category.id.to_string()));
         let items = vec![
-            self.put(claim, Some("attribute_not_exists(pk)"))?,
-            self.put(item, Some("attribute_not_exists(pk)"))?,
+            dynamo::put(&self.table, claim, Some("attribute_not_exists(pk)"))?,
+            dynamo::put(&self.table, item, Some("attribute_not_exists(pk)"))?,
         ];
         for attempt in 0..=CONFLICT_RETRIES {
-            match self.transact(items.clone()).await {
+            match dynamo::transact(&self.client, items.clone()).await {
                 Ok(()) => return Ok(()),
                 Err(failure) if failure.failed_conditions().contains(&0) => {
                     return Err(slug_taken());
                 }
-                Err(failure) if is_conflict(&failure) && attempt < CONFLICT_RETRIES => {
-                    backoff(attempt).await
+                Err(failure) if failure.is_transient() && attempt < CONFLICT_RETRIES => {
+                    dynamo::backoff(attempt).await
                 }
                 Err(failure) => {
                     return Err(ApiError::internal(
@@ -838,11 +739,14 @@ impl Store {
     /// # Errors
     /// 500 on storage failure.
     pub async fn category(&self, id: Uuid) -> Result<Option<Category>, ApiError> {
-        self.get(category_key(id), true)
-            .await?
-            .map(dynamo::from_item)
-            .transpose()
-            .context("read a category item")
+        dynamo::get(
+            &self.client,
+            &self.table,
+            category_key(id),
+            true,
+            "a category",
+        )
+        .await
     }
 
     /// The id of the category with `slug`.
@@ -855,13 +759,15 @@ impl Store {
         struct Claim {
             category_id: Uuid,
         }
-        Ok(self
-            .get(slug_key(slug), false)
-            .await?
-            .map(dynamo::from_item::<Claim>)
-            .transpose()
-            .context("read a slug claim")?
-            .map(|c| c.category_id))
+        let claim: Option<Claim> = dynamo::get(
+            &self.client,
+            &self.table,
+            slug_key(slug),
+            false,
+            "a slug claim",
+        )
+        .await?;
+        Ok(claim.map(|c| c.category_id))
     }
 
     /// One page of categories, oldest first.
@@ -940,18 +846,22 @@ impl Store {
         if let Some(slug) = new_slug {
             let mut claim = slug_key(slug);
             claim.insert("categoryId".into(), s(current.id.to_string()));
-            items.push(self.put(claim, Some("attribute_not_exists(pk)"))?);
-            items.push(self.delete(slug_key(&current.slug))?);
+            items.push(dynamo::put(
+                &self.table,
+                claim,
+                Some("attribute_not_exists(pk)"),
+            )?);
+            items.push(dynamo::delete(&self.table, slug_key(&current.slug))?);
         }
         for attempt in 0..=CONFLICT_RETRIES {
-            match self.transact(items.clone()).await {
+            match dynamo::transact(&self.client, items.clone()).await {
                 Ok(()) => return Ok(true),
                 Err(failure) if failure.failed_conditions().contains(&0) => return Ok(false),
                 Err(failure) if failure.failed_conditions().contains(&1) => {
                     return Err(slug_taken());
                 }
-                Err(failure) if is_conflict(&failure) && attempt < CONFLICT_RETRIES => {
-                    backoff(attempt).await
+                Err(failure) if failure.is_transient() && attempt < CONFLICT_RETRIES => {
+                    dynamo::backoff(attempt).await
                 }
                 Err(failure) => {
                     return Err(ApiError::internal(
@@ -981,14 +891,14 @@ impl Store {
             .context("build the category delete")?;
         let items = vec![
             TransactWriteItem::builder().delete(delete).build(),
-            self.delete(slug_key(&category.slug))?,
+            dynamo::delete(&self.table, slug_key(&category.slug))?,
         ];
         for attempt in 0..=CONFLICT_RETRIES {
-            match self.transact(items.clone()).await {
+            match dynamo::transact(&self.client, items.clone()).await {
                 Ok(()) => return Ok(true),
                 Err(failure) if failure.failed_conditions().contains(&0) => return Ok(false),
-                Err(failure) if is_conflict(&failure) && attempt < CONFLICT_RETRIES => {
-                    backoff(attempt).await
+                Err(failure) if failure.is_transient() && attempt < CONFLICT_RETRIES => {
+                    dynamo::backoff(attempt).await
                 }
                 Err(failure) => {
                     return Err(ApiError::internal(

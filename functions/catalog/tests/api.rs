@@ -15,9 +15,6 @@ use local::testing::{self, Account, SharedStack, TestResponse, call, eventually}
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-const ADMIN_EMAIL: &str = "root@storefront.test";
-const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
-
 struct Shop {
     stack: &'static SharedStack,
     admin: Account,
@@ -27,19 +24,7 @@ static SHOP: OnceCell<Shop> = OnceCell::const_new();
 
 async fn shop() -> &'static Shop {
     SHOP.get_or_init(|| async {
-        let stack = testing::shared_stack(|options| {
-            options
-                .parameter_overrides
-                .insert("AdminEmail".into(), ADMIN_EMAIL.into());
-            options
-                .parameter_overrides
-                .insert("AdminPassword".into(), ADMIN_PASSWORD.into());
-        })
-        .await
-        .unwrap();
-        let admin = testing::login(stack, ADMIN_EMAIL, ADMIN_PASSWORD)
-            .await
-            .unwrap();
+        let (stack, admin) = testing::shared_shop(&[]).await.unwrap();
         Shop { stack, admin }
     })
     .await

@@ -14,9 +14,6 @@ use local::testing::{self, SharedStack, TestResponse, call};
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
-const ADMIN_EMAIL: &str = "root@storefront.test";
-const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
-
 struct Catalog {
     stack: &'static SharedStack,
     seeded: Seeded,
@@ -28,19 +25,10 @@ static CATALOG: OnceCell<Catalog> = OnceCell::const_new();
 async fn catalog() -> &'static Catalog {
     CATALOG
         .get_or_init(|| async {
-            let stack = testing::shared_stack(|options| {
-                options
-                    .parameter_overrides
-                    .insert("AdminEmail".into(), ADMIN_EMAIL.into());
-                options
-                    .parameter_overrides
-                    .insert("AdminPassword".into(), ADMIN_PASSWORD.into());
-            })
-            .await
-            .unwrap();
+            let (stack, _) = testing::shared_shop(&[]).await.unwrap();
             let seeded = local::seed::seed(&SeedOptions {
-                admin_email: ADMIN_EMAIL.into(),
-                admin_password: ADMIN_PASSWORD.into(),
+                admin_email: testing::ADMIN_EMAIL.into(),
+                admin_password: testing::ADMIN_PASSWORD.into(),
                 products: 240,
                 progress: false,
                 ..SeedOptions::new(stack.url(""))

@@ -31,11 +31,7 @@ use crate::{
 
 /// Loads the AWS SDK configuration from the standard environment (region, credentials, and
 /// `AWS_ENDPOINT_URL*`).
-pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
-}
+pub use shared::config::aws as aws_config;
 
 /// The identity table, from `TABLE_NAME`, reached with `config`.
 ///

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use shared::{
     ApiError,
     auth::Role,
-    dynamo::{self, Item, WriteFailure},
+    dynamo::{self, Item, WriteFailure, key, n, names, s, values},
     error::Context as _,
 };
 use time::OffsetDateTime;
@@ -215,24 +215,12 @@ pub struct Store {
     table: String,
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn key(pk: String, sk: &str) -> Item {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
-}
-
 fn user_key(id: Uuid) -> Item {
     key(format!("USER#{id}"), "PROFILE")
 }
 
 fn address_key(user_id: Uuid, address_id: Uuid) -> Item {
-    key(format!("USER#{user_id}"), &format!("ADDRESS#{address_id}"))
+    key(format!("USER#{user_id}"), format!("ADDRESS#{address_id}"))
 }
 
 fn email_key(email: &str) -> Item {
@@ -259,19 +247,6 @@ fn with_key<T: Serialize>(key: Item, value: &T) -> Result<Item, ApiError> {
     let mut item = dynamo::to_item(value).context("serialize an identity item")?;
     item.extend(key);
     Ok(item)
-}
-
-fn names(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
-    Some(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
-}
-
-fn values(pairs: Vec<(&str, AttributeValue)>) -> Option<HashMap<String, AttributeValue>> {
-    Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
 impl Store {
@@ -351,7 +326,7 @@ impl Store {
                     ));
                 }
                 Err(failure) if is_conflict(&failure) && attempt < CONFLICT_RETRIES => {
-                    backoff(attempt).await;
+                    dynamo::backoff(attempt).await;
                 }
                 Err(failure) => return Err(failure_to_api("create a user", failure)),
             }
@@ -860,7 +835,7 @@ impl Store {
                     };
                 }
                 Err(failure) if is_conflict(&failure) && attempt < CONFLICT_RETRIES => {
-                    backoff(attempt).await;
+                    dynamo::backoff(attempt).await;
                 }
                 Err(failure) => return Err(failure_to_api("create an address", failure)),
             }
@@ -970,7 +945,7 @@ impl Store {
                     ));
                 }
                 Err(failure) if is_conflict(&failure) && attempt < CONFLICT_RETRIES => {
-                    backoff(attempt).await;
+                    dynamo::backoff(attempt).await;
                 }
                 Err(failure) => return Err(failure_to_api("update an address", failure)),
             }
@@ -1059,7 +1034,7 @@ impl Store {
                     if (failure.is_condition_failed() || is_conflict(&failure))
                         && attempt < CONFLICT_RETRIES =>
                 {
-                    backoff(attempt).await;
+                    dynamo::backoff(attempt).await;
                 }
                 Err(failure) => return Err(failure_to_api("delete an address", failure)),
             }
@@ -1160,7 +1135,7 @@ impl Store {
                     if (failure.failed_conditions().contains(&0) || is_conflict(&failure))
                         && attempt < CONFLICT_RETRIES =>
                 {
-                    backoff(attempt).await;
+                    dynamo::backoff(attempt).await;
                 }
                 Err(failure) => return Err(failure_to_api("change a role", failure)),
             }
@@ -1259,11 +1234,6 @@ fn is_conflict(failure: &WriteFailure) -> bool {
         WriteFailure::Other(aws_sdk_dynamodb::Error::TransactionConflictException(_)) => true,
         _ => false,
     }
-}
-
-async fn backoff(attempt: u32) {
-    let jitter = u64::from(rand::random::<u8>() % 20);
-    tokio::time::sleep(Duration::from_millis(10 * (1 << attempt) + jitter)).await;
 }
 
 fn failure_to_api(context: &str, failure: WriteFailure) -> ApiError {

@@ -17,31 +17,11 @@ pub mod handlers;
 pub mod store;
 
 use shared::{
-    config::{ConfigError, Env},
+    config::{ConfigError, Env, StartError},
     pagination::CursorCodec,
-    secrets::SecretError,
 };
 
 use crate::store::Store;
-
-/// Loads the AWS SDK configuration from the standard environment (region, credentials, and
-/// `AWS_ENDPOINT_URL*`).
-pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await
-}
-
-/// Why a function could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// A variable is missing or invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// A secret could not be read.
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-}
 
 /// What the inventory functions share.
 #[derive(Debug, Clone)]
@@ -72,7 +52,7 @@ impl Inventory {
     /// # Errors
     /// As [`Inventory::from_env`].
     pub async fn load(env: &Env) -> Result<Self, StartError> {
-        Ok(Self::from_env(env, &aws_config().await)?)
+        Ok(Self::from_env(env, &shared::config::aws().await)?)
     }
 }
 
@@ -91,7 +71,7 @@ impl Lists {
     /// # Errors
     /// A missing variable or an unreadable secret.
     pub async fn load(env: &Env) -> Result<Self, StartError> {
-        let config = aws_config().await;
+        let config = shared::config::aws().await;
         let secrets = aws_sdk_secretsmanager::Client::new(&config);
         Ok(Self {
             inventory: Inventory::from_env(env, &config)?,

@@ -17,17 +17,15 @@
 //! condition that the version read is still current; the audit record; the idempotency record of
 //! an adjustment; and a `StockLow` event when `available` crosses under the threshold.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::{
     Client,
-    types::{AttributeValue, Put, TransactWriteItem, Update},
+    types::{TransactWriteItem, Update},
 };
 use serde::{Deserialize, Serialize};
 use shared::{
     ApiError,
     consumer::{self, Applied, Failure},
-    dynamo::{self, Item},
+    dynamo::{self, Item, key, n, s, values},
     error::Context as _,
     events::{Envelope, catalog::ProductChanged, inventory::StockLow},
     outbox,
@@ -92,35 +90,12 @@ pub struct Store {
     table: String,
 }
 
-fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn key(pk: String, sk: impl Into<String>) -> Item {
-    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
-}
-
 fn stock_key(product: Uuid) -> Item {
     key(format!("STOCK#{product}"), "STOCK")
 }
 
 fn adjust_key(product: Uuid, key_text: &str) -> Item {
     key(format!("ADJUST#{product}#{key_text}"), "ADJUST")
-}
-
-fn values(pairs: Vec<(&str, AttributeValue)>) -> Option<HashMap<String, AttributeValue>> {
-    Some(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-}
-
-async fn backoff(attempt: u32) {
-    use rand::Rng as _;
-    let cap = 20_u64 << attempt;
-    let wait = rand::thread_rng().gen_range(0..=cap);
-    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
 }
 
 impl Store {
@@ -139,35 +114,19 @@ impl Store {
         &self.table
     }
 
-    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, ApiError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .set_condition_expression(condition.map(str::to_owned))
-            .build()
-            .context("build a transactional put")?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
     /// The stock of `product` (strongly consistent).
     ///
     /// # Errors
     /// 500 on storage failure or a malformed item.
     pub async fn stock(&self, product: Uuid) -> Result<Option<Stock>, ApiError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(stock_key(product)))
-            .consistent_read(true)
-            .send()
-            .await
-            .context("read a stock item")?;
-        output
-            .item
-            .map(dynamo::from_item)
-            .transpose()
-            .context("read a stock item")
+        dynamo::get(
+            &self.client,
+            &self.table,
+            stock_key(product),
+            true,
+            "a stock item",
+        )
+        .await
     }
 
     /// Writes `change` in one transaction (see the [module docs](self)).
@@ -201,7 +160,7 @@ impl Store {
         ));
         let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
-            self.put(audit, Some("attribute_not_exists(pk)"))?,
+            dynamo::put(&self.table, audit, Some("attribute_not_exists(pk)"))?,
         ];
         if let Some(idempotency) = change.idempotency {
             let record = AdjustRecord {
@@ -211,7 +170,11 @@ impl Store {
             };
             let mut item = dynamo::to_item(&record).context("serialize an adjustment record")?;
             item.extend(adjust_key(next.product_id, idempotency.key));
-            items.push(self.put(item, Some("attribute_not_exists(pk)"))?);
+            items.push(dynamo::put(
+                &self.table,
+                item,
+                Some("attribute_not_exists(pk)"),
+            )?);
         }
         if let Some(low) = change.low {
             items.push(outbox::put(&self.table, low)?);
@@ -236,7 +199,7 @@ impl Store {
                 return Ok(Written::Stale);
             }
             if failure.is_transient() && attempt < CONFLICT_RETRIES {
-                backoff(attempt).await;
+                dynamo::backoff(attempt).await;
                 continue;
             }
             return Err(ApiError::internal("change stock", failure.into_error()));
@@ -255,21 +218,15 @@ impl Store {
         let Some(idempotency) = idempotency else {
             return Err(ApiError::internal("replay an adjustment", "no key"));
         };
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(adjust_key(product, idempotency.key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .context("read an adjustment record")?;
-        let record: AdjustRecord = output
-            .item
-            .map(dynamo::from_item)
-            .transpose()
-            .context("read an adjustment record")?
-            .ok_or_else(|| ApiError::internal("replay an adjustment", "the record vanished"))?;
+        let record: AdjustRecord = dynamo::get(
+            &self.client,
+            &self.table,
+            adjust_key(product, idempotency.key),
+            true,
+            "an adjustment record",
+        )
+        .await?
+        .ok_or_else(|| ApiError::internal("replay an adjustment", "the record vanished"))?;
         if record.fingerprint == idempotency.fingerprint {
             Ok(Written::Replayed(record.result))
         } else {

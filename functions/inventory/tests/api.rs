@@ -13,9 +13,6 @@ use local::testing::{self, Account, SharedStack, TestResponse, call, eventually}
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-const ADMIN_EMAIL: &str = "root@storefront.test";
-const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
-
 struct Shop {
     stack: &'static SharedStack,
     admin: Account,
@@ -26,20 +23,7 @@ static SHOP: OnceCell<Shop> = OnceCell::const_new();
 
 async fn shop() -> &'static Shop {
     SHOP.get_or_init(|| async {
-        let stack = testing::shared_stack(|options| {
-            options
-                .parameter_overrides
-                .insert("AdminEmail".into(), ADMIN_EMAIL.into());
-            options
-                .parameter_overrides
-                .insert("AdminPassword".into(), ADMIN_PASSWORD.into());
-            options
-                .parameter_overrides
-                .insert("StockLowThreshold".into(), "5".into());
-        })
-        .await
-        .unwrap();
-        let admin = testing::login(stack, ADMIN_EMAIL, ADMIN_PASSWORD)
+        let (stack, admin) = testing::shared_shop(&[("StockLowThreshold", "5")])
             .await
             .unwrap();
         let created = send(

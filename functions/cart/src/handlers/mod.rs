@@ -116,21 +116,11 @@ pub fn quantity(quantity: u32) -> Result<u32, ApiError> {
 /// Sample events shared by the handler tests.
 #[cfg(test)]
 pub(crate) mod samples {
-    use lambda_http::Request;
-
-    macro_rules! sample {
-        ($name:ident, $file:literal) => {
-            #[doc = concat!("The sample event `events/", $file, "`.")]
-            pub fn $name() -> Request {
-                lambda_http::request::from_str(include_str!(concat!("../../../../events/", $file)))
-                    .unwrap()
-            }
-        };
+    shared::sample_events! {
+        get_cart => "get-cart.json",
+        add_cart_item => "add-cart-item.json",
+        update_cart_item => "update-cart-item.json",
+        remove_cart_item => "remove-cart-item.json",
+        clear_cart => "clear-cart.json",
     }
-
-    sample!(get_cart, "get-cart.json");
-    sample!(add_cart_item, "add-cart-item.json");
-    sample!(update_cart_item, "update-cart-item.json");
-    sample!(remove_cart_item, "remove-cart-item.json");
-    sample!(clear_cart, "clear-cart.json");
 }

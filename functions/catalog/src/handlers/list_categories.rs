@@ -4,7 +4,7 @@ use lambda_http::{Body, Request, Response};
 use shared::{
     ApiError, RequestContext,
     http::{self, Caching},
-    pagination::{Page, PageRequest},
+    pagination::PageRequest,
 };
 
 use crate::Lists;
@@ -23,22 +23,13 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
     let page = PageRequest::from_request(&req)?;
-    let start = page
-        .cursor
-        .as_deref()
-        .map(|c| lists.cursors.decode_key(SCOPE, c))
-        .transpose()?;
+    let start = lists.cursors.start_key(SCOPE, &page)?;
     let (items, next) = lists
         .catalog
         .store
         .categories(page.dynamo_limit(), start)
         .await?;
-    let body = Page {
-        items,
-        next_cursor: next
-            .map(|key| lists.cursors.encode_key(SCOPE, &key))
-            .transpose()?,
-    };
+    let body = lists.cursors.page(SCOPE, items, next.as_ref())?;
     http::cacheable(
         ctx,
         &req,

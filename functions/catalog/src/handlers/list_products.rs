@@ -245,12 +245,7 @@ async fn list(
     request: &ListRequest,
     scope: &str,
 ) -> Result<Page<Product>, ApiError> {
-    let start = request
-        .page
-        .cursor
-        .as_deref()
-        .map(|c| lists.cursors.decode_key(scope, c))
-        .transpose()?;
+    let start = lists.cursors.start_key(scope, &request.page)?;
     let page = lists
         .catalog
         .store
@@ -261,13 +256,7 @@ async fn list(
             start,
         )
         .await?;
-    Ok(Page {
-        items: page.items,
-        next_cursor: page
-            .next
-            .map(|key| lists.cursors.encode_key(scope, &key))
-            .transpose()?,
-    })
+    lists.cursors.page(scope, page.items, page.next.as_ref())
 }
 
 /// Answers 200 with a page of products, a strong `ETag` and `Cache-Control: public`; 304 when

@@ -9,7 +9,7 @@ use shared::{
     events::catalog::ProductStatus,
     http::{self, Caching, query_param},
     ids::parse_id,
-    pagination::{Page, PageRequest},
+    pagination::PageRequest,
 };
 
 use crate::{Lists, handlers::bad_query};
@@ -48,23 +48,15 @@ pub async fn handle(
         "seller-products:{seller}:{}",
         status.map_or("", ProductStatus::as_str)
     );
-    let start = page
-        .cursor
-        .as_deref()
-        .map(|c| lists.cursors.decode_key(&scope, c))
-        .transpose()?;
+    let start = lists.cursors.start_key(&scope, &page)?;
     let found = lists
         .catalog
         .store
         .seller_products(seller, status, page.limit as usize, start)
         .await?;
-    let body = Page {
-        items: found.items,
-        next_cursor: found
-            .next
-            .map(|key| lists.cursors.encode_key(&scope, &key))
-            .transpose()?,
-    };
+    let body = lists
+        .cursors
+        .page(&scope, found.items, found.next.as_ref())?;
     http::cacheable(ctx, &req, &body, Caching::Private)
 }
 

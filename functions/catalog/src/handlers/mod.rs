@@ -11,19 +11,10 @@ pub mod list_seller_products;
 pub mod update_category;
 pub mod update_product;
 
-use lambda_http::{Body, Request, Response, http::HeaderValue, http::header};
-use shared::{ApiError, http::path_param, ids::parse_id};
-use uuid::Uuid;
+use lambda_http::{Body, Response, http::HeaderValue, http::header};
+use shared::{ApiError, http::id_in_path};
 
 use crate::domain::Product;
-
-/// The id in path parameter `name`. Anything that is not an id cannot name an existing resource, so
-/// it is a 404 rather than a 400.
-fn id_in_path(req: &Request, name: &str, what: &str) -> Result<Uuid, ApiError> {
-    path_param(req, name)
-        .and_then(parse_id)
-        .ok_or_else(|| ApiError::not_found(format!("No such {what}.")))
-}
 
 /// 404 for a product the caller may not see.
 fn no_product() -> ApiError {
@@ -46,26 +37,16 @@ fn bad_query(field: &str, message: impl Into<String>) -> ApiError {
 /// Sample events shared by the handler tests.
 #[cfg(test)]
 pub(crate) mod samples {
-    use lambda_http::Request;
-
-    macro_rules! sample {
-        ($name:ident, $file:literal) => {
-            #[doc = concat!("The sample event `events/", $file, "`.")]
-            pub fn $name() -> Request {
-                lambda_http::request::from_str(include_str!(concat!("../../../../events/", $file)))
-                    .unwrap()
-            }
-        };
+    shared::sample_events! {
+        create_product => "create-product.json",
+        get_product => "get-product.json",
+        list_products => "list-products.json",
+        update_product => "update-product.json",
+        delete_product => "delete-product.json",
+        list_seller_products => "list-seller-products.json",
+        list_categories => "list-categories.json",
+        create_category => "create-category.json",
+        update_category => "update-category.json",
+        delete_category => "delete-category.json",
     }
-
-    sample!(create_product, "create-product.json");
-    sample!(get_product, "get-product.json");
-    sample!(list_products, "list-products.json");
-    sample!(update_product, "update-product.json");
-    sample!(delete_product, "delete-product.json");
-    sample!(list_seller_products, "list-seller-products.json");
-    sample!(list_categories, "list-categories.json");
-    sample!(create_category, "create-category.json");
-    sample!(update_category, "update-category.json");
-    sample!(delete_category, "delete-category.json");
 }

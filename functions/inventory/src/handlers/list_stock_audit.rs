@@ -6,7 +6,7 @@ use shared::{
     ApiError, RequestContext,
     auth::{Caller, Role},
     http::{self, Caching},
-    pagination::{Page, PageRequest},
+    pagination::PageRequest,
 };
 
 use crate::{
@@ -42,22 +42,13 @@ pub async fn handle(
     }
     let page = PageRequest::from_request(&req)?;
     let scope = format!("stock-audit:{product}");
-    let start = page
-        .cursor
-        .as_deref()
-        .map(|c| lists.cursors.decode_key(&scope, c))
-        .transpose()?;
+    let start = lists.cursors.start_key(&scope, &page)?;
     let (items, next) = lists
         .inventory
         .store
         .audit(product, page.dynamo_limit(), start)
         .await?;
-    let body = Page {
-        items,
-        next_cursor: next
-            .map(|key| lists.cursors.encode_key(&scope, &key))
-            .transpose()?,
-    };
+    let body = lists.cursors.page(&scope, items, next.as_ref())?;
     http::cacheable(ctx, &req, &body, Caching::Private)
 }
 

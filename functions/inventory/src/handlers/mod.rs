@@ -142,20 +142,10 @@ pub async fn change_available(
 /// Sample events shared by the handler tests.
 #[cfg(test)]
 pub(crate) mod samples {
-    use lambda_http::Request;
-
-    macro_rules! sample {
-        ($name:ident, $file:literal) => {
-            #[doc = concat!("The sample event `events/", $file, "`.")]
-            pub fn $name() -> Request {
-                lambda_http::request::from_str(include_str!(concat!("../../../../events/", $file)))
-                    .unwrap()
-            }
-        };
+    shared::sample_events! {
+        get_stock => "get-stock.json",
+        set_stock => "set-stock.json",
+        adjust_stock => "adjust-stock.json",
+        list_stock_audit => "list-stock-audit.json",
     }
-
-    sample!(get_stock, "get-stock.json");
-    sample!(set_stock, "set-stock.json");
-    sample!(adjust_stock, "adjust-stock.json");
-    sample!(list_stock_audit, "list-stock-audit.json");
 }
