@@ -39,7 +39,7 @@ pub use error::ApiError;
 /// Declares one function per sample event of `events/` (from the crate's `functions/<svc>`
 /// directory), each returning it as a `lambda_http::Request`, for handler tests:
 ///
-/// ```ignore
+/// ```text
 /// shared::sample_events! {
 ///     get_cart => "get-cart.json",
 ///     add_cart_item => "add-cart-item.json",
