@@ -140,6 +140,15 @@ impl EventTap {
         lock(&self.seen).iter().cloned().collect()
     }
 
+    /// The events seen so far that do not match their schema.
+    pub fn problems(&self) -> Vec<ObservedEvent> {
+        lock(&self.seen)
+            .iter()
+            .filter(|e| !e.problems.is_empty())
+            .cloned()
+            .collect()
+    }
+
     /// The events that carry `correlation_id`.
     pub fn by_correlation(&self, correlation_id: &str) -> Vec<ObservedEvent> {
         lock(&self.seen)

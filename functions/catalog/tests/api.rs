@@ -30,6 +30,8 @@ async fn shop() -> &'static Shop {
     .await
 }
 
+/// A JSON request; and every event the stack has published so far (these tests' own among them)
+/// matches its schema.
 async fn send(
     stack: &SharedStack,
     method: Method,
@@ -37,9 +39,15 @@ async fn send(
     token: Option<&str>,
     body: Option<Value>,
 ) -> TestResponse {
-    call(stack, method, path, token, body.as_ref(), &[])
+    let answer = call(stack, method, path, token, body.as_ref(), &[])
         .await
-        .unwrap()
+        .unwrap();
+    let broken = stack.events().problems();
+    assert!(
+        broken.is_empty(),
+        "events that break their schema: {broken:?}"
+    );
+    answer
 }
 
 async fn category(shop: &Shop) -> String {

@@ -40,10 +40,18 @@ async fn catalog() -> &'static Catalog {
         .await
 }
 
+/// `GET path`; and every event the stack has published so far (the seed's among them) matches its
+/// schema.
 async fn get(stack: &SharedStack, path: &str) -> TestResponse {
-    call(stack, Method::GET, path, None, None, &[])
+    let answer = call(stack, Method::GET, path, None, None, &[])
         .await
-        .unwrap()
+        .unwrap();
+    let broken = stack.events().problems();
+    assert!(
+        broken.is_empty(),
+        "events that break their schema: {broken:?}"
+    );
+    answer
 }
 
 /// Every page of `query`, `limit` at a time: the product ids in the order served.
