@@ -16,6 +16,7 @@
 pub mod apigw;
 pub mod bench;
 pub mod build;
+pub mod console;
 pub mod custom_resources;
 pub mod emulator;
 pub mod events;

@@ -46,6 +46,9 @@ enum Command {
         /// Port of the Step Functions endpoint (0 picks a free one).
         #[arg(long, env = "LOCAL_SFN_PORT", default_value_t = 0)]
         sfn_port: u16,
+        /// Port of the console: the API reference and other pages for people (0 picks a free one).
+        #[arg(long, env = "LOCAL_CONSOLE_PORT", default_value_t = 3001)]
+        console_port: u16,
         /// Load the demo catalog once the stack is up (and create the demo admin unless
         /// `--parameter AdminEmail=...` names one).
         #[arg(long)]
@@ -151,8 +154,9 @@ async fn main() -> ExitCode {
             port,
             emulator_port,
             sfn_port,
+            console_port,
             seed,
-        } => up(stack, port, emulator_port, sfn_port, seed).await,
+        } => up(stack, port, emulator_port, sfn_port, console_port, seed).await,
         Command::Seed {
             url,
             admin_email,
@@ -195,6 +199,7 @@ async fn up(
     port: u16,
     emulator_port: u16,
     sfn_port: u16,
+    console_port: u16,
     with_seed: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut options = args.options(port, emulator_port)?;
@@ -212,7 +217,10 @@ async fn up(
         ));
     }
     let stack = Stack::start(options).await?;
-    print_summary(&stack);
+    let console = local::console::Console::start(console_port, &stack.api_url()?)
+        .await
+        .with_context(|| format!("start the console on port {console_port}"))?;
+    print_summary(&stack, &console);
     let mut interrupted = false;
     if let Some((admin_email, admin_password)) = admin {
         let options = local::seed::SeedOptions {
@@ -236,6 +244,7 @@ async fn up(
         wait_for_signal().await?;
     }
     eprintln!("Stopping...");
+    console.shutdown().await;
     stack.shutdown().await;
     eprintln!("Stopped.");
     Ok(ExitCode::SUCCESS)
@@ -366,7 +375,7 @@ async fn cold_start(specs: &[String], runs: usize, profile: Profile) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_summary(stack: &Stack) {
+fn print_summary(stack: &Stack, console: &local::console::Console) {
     let model = stack.model();
     eprintln!();
     eprintln!(
@@ -419,6 +428,11 @@ fn print_summary(stack: &Stack) {
         model.secrets.len(),
         model.state_machines.len(),
         model.custom_resources.len()
+    );
+    eprintln!(
+        "  {:<14} {}/docs  (the API reference; the document itself is GET /v1/openapi.json)",
+        "Console",
+        console.url()
     );
     eprintln!("Press Ctrl-C to stop.");
     eprintln!();

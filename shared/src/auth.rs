@@ -29,7 +29,19 @@ pub const CONTEXT_USER_ID: &str = "userId";
 pub const CONTEXT_ROLE: &str = "role";
 
 /// What a user may do. Every new account is a [`Role::Customer`]; only an admin changes roles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Buys things: carts, orders, their own profile.

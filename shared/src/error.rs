@@ -43,7 +43,7 @@ pub const INTERNAL_DETAIL: &str =
     "An unexpected error occurred. Quote the requestId when reporting it.";
 
 /// One invalid field of a request, as listed in a validation problem's `errors`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     /// The field's name as the client sent it, e.g. `email` or `items[2].quantity`.
     pub field: String,
@@ -418,7 +418,7 @@ impl ApiError {
 }
 
 /// An RFC 9457 problem details document as this API sends it (see the [module docs](self)).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
     /// The problem type URI: [`PROBLEM_TYPE_BASE`] + code in lower kebab case.

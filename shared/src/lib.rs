@@ -28,6 +28,7 @@ pub mod http;
 pub mod idempotency;
 pub mod ids;
 pub mod money;
+pub mod openapi;
 pub mod outbox;
 pub mod pagination;
 pub mod secrets;

@@ -64,6 +64,19 @@ impl Serialize for Currency {
     }
 }
 
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("An ISO 4217 currency code."))
+            .pattern(Some("^[A-Z]{3}$"))
+            .examples([serde_json::json!("USD")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
+
 impl<'de> Deserialize<'de> for Currency {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let code = String::deserialize(deserializer)?;
@@ -72,7 +85,8 @@ impl<'de> Deserialize<'de> for Currency {
 }
 
 /// An amount of money in minor units (cents for USD).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"amount": 1999, "currency": "USD"}))]
 pub struct Money {
     /// Minor units.
     pub amount: i64,

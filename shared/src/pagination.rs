@@ -270,7 +270,7 @@ impl PageRequest {
 }
 
 /// One page of a list: `{"items": [...], "nextCursor": "..."|null}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     /// The items of this page.

@@ -221,7 +221,7 @@ fn quantity_limit(current: u32) -> ApiError {
 }
 
 /// A cart line as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LineView {
     /// The product.
@@ -249,7 +249,7 @@ pub struct LineView {
 }
 
 /// A cart as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CartView {
     /// The lines.

@@ -133,8 +133,9 @@ pub fn attributes(
 }
 
 /// A category slug: lowercase letters and digits in words joined by single hyphens.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 64, example = "t-shirts")]
 pub struct Slug(String);
 
 impl Slug {
@@ -177,7 +178,7 @@ pub fn category_name(problems: &mut Problems, raw: &str) -> String {
 }
 
 /// A product as stored and as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Product {
     /// The product id (UUIDv7: sorts by creation).
@@ -240,7 +241,7 @@ impl Product {
 }
 
 /// A category as stored and as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Category {
     /// The category id.

@@ -11,6 +11,7 @@
 //!
 //! The service owns one DynamoDB table (layout in [`store`]); search terms are made by [`search`].
 
+pub mod api;
 pub mod domain;
 pub mod handlers;
 pub mod search;

@@ -60,7 +60,8 @@ const ACTIVE: &str = "ACTIVE";
 const IDEMPOTENCY_RETENTION_SECS: i64 = 24 * 3600;
 
 /// The order of a product list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum Sort {
     /// Cheapest first.
     PriceAsc,

@@ -11,6 +11,7 @@
 //! The service owns one DynamoDB table (layout in [`store`]). Access tokens are JWTs signed with keys
 //! from Secrets Manager ([`tokens`]); passwords are argon2id hashes ([`password`]).
 
+pub mod api;
 pub mod domain;
 pub mod handlers;
 pub mod lockout;

@@ -17,7 +17,7 @@ pub const REASON_MAX_CHARS: usize = 200;
 ///
 /// `available + reserved + sold` only moves through audited changes (set and adjust here; the
 /// checkout moves units between the three without changing the sum).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Stock {
     /// The product.
@@ -46,7 +46,7 @@ impl Stock {
 }
 
 /// One audited change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditRecord {
     /// Audit record id.
@@ -75,7 +75,7 @@ pub struct AuditRecord {
 }
 
 /// How a level was changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChangeKind {
     /// `PUT`: available set to a value.

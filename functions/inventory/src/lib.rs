@@ -12,6 +12,7 @@
 //!
 //! The service owns one DynamoDB table (layout in [`store`]).
 
+pub mod api;
 pub mod domain;
 pub mod handlers;
 pub mod store;

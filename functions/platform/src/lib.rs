@@ -1,7 +1,9 @@
-//! Platform functions: the health check (`GET /v1/health`) and the problem+json answer of the API's
-//! `$default` route for unknown paths. Neither calls AWS.
+//! Platform functions: the health check (`GET /v1/health`), the API's OpenAPI document
+//! (`GET /v1/openapi.json`, assembled in [`openapi`]) and the problem+json answer of the API's
+//! `$default` route for unknown paths. None calls AWS.
 
 pub mod handlers;
+pub mod openapi;
 
 use shared::config::{ConfigError, Env};
 

@@ -7,7 +7,7 @@ use super::DomainEvent;
 use crate::money::Money;
 
 /// Whether a product can be bought.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ProductStatus {
     /// Listed and for sale.

@@ -17,12 +17,13 @@ use crate::{
 };
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AddItem {
     /// The product.
     pub product_id: Uuid,
     /// How many to add, 1 to 99 (a line holds at most 99).
+    #[schema(minimum = 1, maximum = 99)]
     pub quantity: u32,
 }
 
@@ -32,6 +33,27 @@ pub struct AddItem {
 /// # Errors
 /// 400 invalid body; 422 `PRODUCT_UNAVAILABLE` (unknown or archived), `QUANTITY_LIMIT`,
 /// `CART_FULL` or `IDEMPOTENCY_KEY_REUSED`; 500 on storage failure.
+#[utoipa::path(
+    post,
+    path = "/v1/cart/items",
+    operation_id = "addCartItem",
+    summary = "Add units of a product to the cart",
+    tag = "cart",
+    security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried addition add once (1 to 128 visible ASCII characters)"),
+    ),
+    request_body = AddItem,
+    responses(
+        (status = 200, description = "The cart with the units added", body = crate::domain::CartView),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 409, response = shared::openapi::Conflict),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+        (status = 422, response = shared::openapi::Unprocessable),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     carts: &Carts,

@@ -9,6 +9,18 @@ use crate::Carts;
 ///
 /// # Errors
 /// 500 on storage failure.
+#[utoipa::path(
+    delete,
+    path = "/v1/cart",
+    operation_id = "clearCart",
+    summary = "Empty the cart",
+    tag = "cart",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The cart is empty"),
+        (status = 401, response = shared::openapi::Unauthorized),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     carts: &Carts,

@@ -9,6 +9,18 @@ use crate::{Carts, domain::Cart, handlers::answer};
 ///
 /// # Errors
 /// 500 on storage failure.
+#[utoipa::path(
+    get,
+    path = "/v1/cart",
+    operation_id = "getCart",
+    summary = "Get the caller's cart",
+    tag = "cart",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's cart with current prices", body = crate::domain::CartView),
+        (status = 401, response = shared::openapi::Unauthorized),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     carts: &Carts,

@@ -12,6 +12,20 @@ use crate::{
 ///
 /// # Errors
 /// 500 on storage failure.
+#[utoipa::path(
+    delete,
+    path = "/v1/cart/items/{productId}",
+    operation_id = "removeCartItem",
+    summary = "Remove a product from the cart",
+    tag = "cart",
+    security(("bearer" = [])),
+    params(("productId" = uuid::Uuid, Path, description = "The product of the line")),
+    responses(
+        (status = 204, description = "The cart no longer holds the product (also when it never did)"),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 409, response = shared::openapi::Conflict),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     carts: &Carts,

@@ -10,10 +10,11 @@ use crate::{
 };
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SetQuantity {
     /// The new quantity, 1 to 99 (remove the line with `DELETE`).
+    #[schema(minimum = 1, maximum = 99)]
     pub quantity: u32,
 }
 
@@ -22,6 +23,26 @@ pub struct SetQuantity {
 /// # Errors
 /// 404 when the cart has no such line; 400 invalid body; 422 `PRODUCT_UNAVAILABLE`; 500 on
 /// storage failure.
+#[utoipa::path(
+    patch,
+    path = "/v1/cart/items/{productId}",
+    operation_id = "updateCartItem",
+    summary = "Set the quantity of a cart line",
+    tag = "cart",
+    security(("bearer" = [])),
+    params(("productId" = uuid::Uuid, Path, description = "The product of the line")),
+    request_body = SetQuantity,
+    responses(
+        (status = 200, description = "The cart with the new quantity", body = crate::domain::CartView),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 404, response = shared::openapi::NotFound),
+        (status = 409, response = shared::openapi::Conflict),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+        (status = 422, response = shared::openapi::Unprocessable),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     carts: &Carts,

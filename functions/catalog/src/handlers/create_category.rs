@@ -10,12 +10,14 @@ use crate::{
 };
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewCategory {
     /// Unique, URL-friendly: lowercase words joined by hyphens.
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 64)]
     pub slug: String,
     /// Display name.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Description.
     #[serde(default)]
@@ -53,6 +55,24 @@ pub fn category(body: &NewCategory) -> Result<Category, ApiError> {
 ///
 /// # Errors
 /// 403 for non-admins; 400 for an invalid body; 409 `SLUG_TAKEN`; 500 on storage failure.
+#[utoipa::path(
+    post,
+    path = "/v1/categories",
+    operation_id = "createCategory",
+    summary = "Create a category (admin)",
+    tag = "catalog",
+    security(("bearer" = [])),
+    request_body = NewCategory,
+    responses(
+        (status = 201, description = "The new category", body = crate::domain::Category),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
+        (status = 409, response = shared::openapi::Conflict),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     catalog: &Catalog,

@@ -22,13 +22,15 @@ use crate::{
 };
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewProduct {
     /// Name, 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// Description, up to 5000 characters.
     #[serde(default)]
+    #[schema(max_length = 5000)]
     pub description: String,
     /// An existing category.
     pub category_id: Uuid,
@@ -36,6 +38,7 @@ pub struct NewProduct {
     pub price: Money,
     /// Image URLs, at most 10.
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub images: Vec<String>,
     /// Attributes, at most 30.
     #[serde(default)]
@@ -76,6 +79,30 @@ pub fn product(catalog: &Catalog, seller: Uuid, body: &NewProduct) -> Result<Pro
 /// # Errors
 /// 403 for customers; 400 for an invalid body; 422 `CATEGORY_NOT_FOUND` or
 /// `IDEMPOTENCY_KEY_REUSED`; 500 on storage failure.
+#[utoipa::path(
+    post,
+    path = "/v1/products",
+    operation_id = "createProduct",
+    summary = "List a new product (seller or admin)",
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried creation answer the first product again (1 to 128 visible ASCII characters)"),
+    ),
+    request_body = NewProduct,
+    responses(
+        (status = 201, description = "The new product", body = crate::domain::Product, headers(
+            ("Location" = String, description = "The product's URL"),
+            ("ETag" = String, description = "The product's version, for `If-Match`"),
+        )),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+        (status = 422, response = shared::openapi::Unprocessable),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     catalog: &Catalog,

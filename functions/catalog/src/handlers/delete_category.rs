@@ -10,6 +10,22 @@ use crate::{Catalog, handlers::id_in_path};
 /// # Errors
 /// 403 for non-admins; 404 unknown category; 409 `CATEGORY_NOT_EMPTY` while it holds active
 /// products; 500 on storage failure.
+#[utoipa::path(
+    delete,
+    path = "/v1/categories/{categoryId}",
+    operation_id = "deleteCategory",
+    summary = "Delete an empty category (admin)",
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(("categoryId" = uuid::Uuid, Path, description = "The category")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
+        (status = 404, response = shared::openapi::NotFound),
+        (status = 409, response = shared::openapi::Conflict),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     catalog: &Catalog,

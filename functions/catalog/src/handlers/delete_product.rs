@@ -18,6 +18,21 @@ use crate::{
 ///
 /// # Errors
 /// 404 unknown product; 403 not its seller nor an admin; 500 on storage failure.
+#[utoipa::path(
+    delete,
+    path = "/v1/products/{productId}",
+    operation_id = "archiveProduct",
+    summary = "Archive a product (its seller or an admin)",
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(("productId" = uuid::Uuid, Path, description = "The product")),
+    responses(
+        (status = 204, description = "Archived (also when it already was)"),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
+        (status = 404, response = shared::openapi::NotFound),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     catalog: &Catalog,

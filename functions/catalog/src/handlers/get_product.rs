@@ -19,6 +19,25 @@ use crate::{
 ///
 /// # Errors
 /// As above; 500 on storage failure.
+#[utoipa::path(
+    get,
+    path = "/v1/products/{productId}",
+    operation_id = "getProduct",
+    summary = "Get a product",
+    tag = "catalog",
+    params(
+        ("productId" = uuid::Uuid, Path, description = "The product"),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer"),
+    ),
+    responses(
+        (status = 200, description = "The product", body = crate::domain::Product, headers(
+            ("ETag" = String, description = "Strong entity tag of the answer"),
+            ("Cache-Control" = String, description = "`public, max-age=...`"),
+        )),
+        (status = 304, description = "The product is as `If-None-Match` names it"),
+        (status = 404, response = shared::openapi::NotFound),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     catalog: &Catalog,

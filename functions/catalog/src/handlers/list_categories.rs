@@ -16,6 +16,25 @@ const SCOPE: &str = "categories";
 ///
 /// # Errors
 /// 400 for a malformed `limit` or cursor; 500 on storage failure.
+#[utoipa::path(
+    get,
+    path = "/v1/categories",
+    operation_id = "listCategories",
+    summary = "List categories",
+    tag = "catalog",
+    params(
+        shared::openapi::PageParams,
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer"),
+    ),
+    responses(
+        (status = 200, description = "A page of categories, oldest first", body = shared::pagination::Page<crate::domain::Category>, headers(
+            ("ETag" = String, description = "Strong entity tag of the answer"),
+            ("Cache-Control" = String, description = "`public, max-age=...`"),
+        )),
+        (status = 304, description = "The page is as `If-None-Match` names it"),
+        (status = 400, response = shared::openapi::BadRequest),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     lists: &Lists,

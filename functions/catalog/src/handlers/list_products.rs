@@ -264,6 +264,31 @@ async fn list(
 ///
 /// # Errors
 /// 400 for a malformed parameter or cursor; 500 on storage failure.
+#[utoipa::path(
+    get,
+    path = "/v1/products",
+    operation_id = "listProducts",
+    summary = "List, filter, sort and search products",
+    tag = "catalog",
+    params(
+        ("category" = Option<String>, Query, description = "A category id or slug"),
+        ("sellerId" = Option<uuid::Uuid>, Query, description = "Only this seller's products"),
+        ("minPrice" = Option<i64>, Query, minimum = 0, description = "Lowest price, in minor units, inclusive"),
+        ("maxPrice" = Option<i64>, Query, minimum = 0, description = "Highest price, in minor units, inclusive"),
+        ("sort" = Option<crate::store::Sort>, Query, description = "The order (default `newest`); with `q`, within equally matching products"),
+        ("q" = Option<String>, Query, max_length = 200, description = "Keywords: case and accents ignored, the last word may be a prefix"),
+        shared::openapi::PageParams,
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer"),
+    ),
+    responses(
+        (status = 200, description = "A page of active products", body = shared::pagination::Page<crate::domain::Product>, headers(
+            ("ETag" = String, description = "Strong entity tag of the answer"),
+            ("Cache-Control" = String, description = "`public, max-age=...`"),
+        )),
+        (status = 304, description = "The page is as `If-None-Match` names it"),
+        (status = 400, response = shared::openapi::BadRequest),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     lists: &Lists,

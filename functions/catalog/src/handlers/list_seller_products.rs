@@ -19,6 +19,29 @@ use crate::{Lists, handlers::bad_query};
 /// # Errors
 /// 403 for customers, and for a seller naming another `sellerId`; 400 for a malformed parameter or
 /// cursor; 500 on storage failure.
+#[utoipa::path(
+    get,
+    path = "/v1/seller/products",
+    operation_id = "listSellerProducts",
+    summary = "List a seller's own products, archived ones included",
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(
+        ("sellerId" = Option<uuid::Uuid>, Query, description = "Another seller's products (admins only); default the caller"),
+        ("status" = Option<shared::events::catalog::ProductStatus>, Query, description = "Only active or only archived products"),
+        shared::openapi::PageParams,
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer"),
+    ),
+    responses(
+        (status = 200, description = "A page of the seller's products, newest first", body = shared::pagination::Page<crate::domain::Product>, headers(
+            ("ETag" = String, description = "Strong entity tag of the answer"),
+        )),
+        (status = 304, description = "The page is as `If-None-Match` names it"),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     lists: &Lists,

@@ -14,7 +14,7 @@ use crate::{
 const ATTEMPTS: usize = 5;
 
 /// The request body: the fields to change.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CategoryPatch {
     /// New slug (must be free).
@@ -56,6 +56,26 @@ pub fn changes(patch: &CategoryPatch) -> Result<CategoryChanges, ApiError> {
 /// # Errors
 /// 403 for non-admins; 404 unknown category; 400 invalid fields; 409 `SLUG_TAKEN`; 500 on storage
 /// failure.
+#[utoipa::path(
+    patch,
+    path = "/v1/categories/{categoryId}",
+    operation_id = "updateCategory",
+    summary = "Change a category (admin)",
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(("categoryId" = uuid::Uuid, Path, description = "The category")),
+    request_body = CategoryPatch,
+    responses(
+        (status = 200, description = "The category as changed", body = crate::domain::Category),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
+        (status = 404, response = shared::openapi::NotFound),
+        (status = 409, response = shared::openapi::Conflict),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     catalog: &Catalog,

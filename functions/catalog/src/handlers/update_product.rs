@@ -23,7 +23,7 @@ use crate::{
 const ATTEMPTS: usize = 5;
 
 /// The request body: the fields to change; absent fields keep their value.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProductPatch {
     /// New name.
@@ -152,6 +152,32 @@ fn version_mismatch() -> ApiError {
 ///
 /// # Errors
 /// As [`change`]; 400 for a malformed body.
+#[utoipa::path(
+    patch,
+    path = "/v1/products/{productId}",
+    operation_id = "updateProduct",
+    summary = "Change a product (its seller or an admin)",
+    tag = "catalog",
+    security(("bearer" = [])),
+    params(
+        ("productId" = uuid::Uuid, Path, description = "The product"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` the change is based on; a stale one gets 412"),
+    ),
+    request_body = ProductPatch,
+    responses(
+        (status = 200, description = "The product as changed", body = crate::domain::Product, headers(
+            ("ETag" = String, description = "The product's new version"),
+        )),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
+        (status = 404, response = shared::openapi::NotFound),
+        (status = 412, response = shared::openapi::PreconditionFailed),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+        (status = 422, response = shared::openapi::Unprocessable),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     catalog: &Catalog,

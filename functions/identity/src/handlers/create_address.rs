@@ -25,7 +25,7 @@ pub mod limits {
 }
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NewAddress {
     /// A label such as "Home".
@@ -105,6 +105,26 @@ impl NewAddress {
 ///
 /// # Errors
 /// As above; 400 for invalid fields; 404 if the account no longer exists; 500 on storage failure.
+#[utoipa::path(
+    post,
+    path = "/v1/users/me/addresses",
+    operation_id = "createAddress",
+    summary = "Add an address",
+    tag = "accounts",
+    security(("bearer" = [])),
+    request_body = NewAddress,
+    responses(
+        (status = 201, description = "The new address", body = crate::handlers::views::AddressView, headers(
+            ("Location" = String, description = "The address's URL"),
+        )),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 404, response = shared::openapi::NotFound),
+        (status = 409, response = shared::openapi::Conflict),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     store: &Store,

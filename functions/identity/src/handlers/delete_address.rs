@@ -9,6 +9,21 @@ use crate::{handlers::id_in_path, store::Store};
 ///
 /// # Errors
 /// 404 when the caller has no such address; 500 on storage failure.
+#[utoipa::path(
+    delete,
+    path = "/v1/users/me/addresses/{addressId}",
+    operation_id = "deleteAddress",
+    summary = "Delete an address",
+    tag = "accounts",
+    security(("bearer" = [])),
+    params(("addressId" = uuid::Uuid, Path, description = "One of the caller's addresses")),
+    responses(
+        (status = 204, description = "Deleted; a deleted default passes to the newest remaining address"),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 404, response = shared::openapi::NotFound),
+        (status = 409, response = shared::openapi::Conflict),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     store: &Store,

@@ -9,6 +9,19 @@ use crate::{handlers::views::ProfileView, store::Store};
 ///
 /// # Errors
 /// As above; 401 without an authorizer context; 500 on storage failure.
+#[utoipa::path(
+    get,
+    path = "/v1/users/me",
+    operation_id = "getProfile",
+    summary = "Get the caller's profile",
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's profile", body = crate::handlers::views::ProfileView),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 404, response = shared::openapi::NotFound),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     store: &Store,

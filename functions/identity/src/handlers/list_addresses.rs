@@ -10,6 +10,19 @@ use crate::{handlers::views::AddressView, store::Store};
 ///
 /// # Errors
 /// 404 if the account no longer exists; 500 on storage failure.
+#[utoipa::path(
+    get,
+    path = "/v1/users/me/addresses",
+    operation_id = "listAddresses",
+    summary = "List the caller's addresses",
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every address of the caller, oldest first, in one page", body = shared::pagination::Page<crate::handlers::views::AddressView>),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 404, response = shared::openapi::NotFound),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     store: &Store,

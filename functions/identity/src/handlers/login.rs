@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Email (normalized like at registration).
@@ -35,6 +35,22 @@ fn invalid_credentials() -> ApiError {
 ///
 /// # Errors
 /// As above; 400 for a malformed body; 500 on storage failure.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    operation_id = "login",
+    summary = "Log in: an access token and a refresh token",
+    tag = "accounts",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "An access token and a refresh token", body = TokenPair),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+        (status = 429, response = shared::openapi::TooManyRequests),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     accounts: &Accounts,

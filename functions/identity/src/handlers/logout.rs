@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LogoutRequest {
     /// Any refresh token of the session, spent or not.
@@ -23,6 +23,20 @@ pub struct LogoutRequest {
 ///
 /// # Errors
 /// 400 for a malformed body; 500 on storage failure.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    operation_id = "logout",
+    summary = "End the session of a refresh token",
+    tag = "accounts",
+    request_body = LogoutRequest,
+    responses(
+        (status = 204, description = "The session is revoked (also when it already was, or the token is unknown)"),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     accounts: &Accounts,

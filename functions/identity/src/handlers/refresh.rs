@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RefreshRequest {
     /// The refresh token from the login or the last refresh.
@@ -25,6 +25,21 @@ pub struct RefreshRequest {
 ///
 /// # Errors
 /// As above; 400 for a malformed body; 500 on storage failure.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/refresh",
+    operation_id = "refresh",
+    summary = "Exchange a refresh token for a new pair",
+    tag = "accounts",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "A new token pair; the refresh token sent is spent", body = crate::handlers::views::TokenPair),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     accounts: &Accounts,

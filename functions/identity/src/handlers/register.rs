@@ -12,12 +12,14 @@ use crate::{
 };
 
 /// The request body. Unknown fields (such as `role`) are refused.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Email; trimmed and lowercased.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// Password; see the policy in [`crate::domain`].
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
     /// Optional display name.
     #[serde(default)]
@@ -29,6 +31,24 @@ pub struct RegisterRequest {
 ///
 /// # Errors
 /// As above; 500 on storage failure.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/register",
+    operation_id = "register",
+    summary = "Create an account",
+    tag = "accounts",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "The new account's profile", body = crate::handlers::views::ProfileView, headers(
+            ("Location" = String, description = "`/v1/users/me`"),
+        )),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 409, response = shared::openapi::Conflict),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+        (status = 429, description = "API Gateway's throttle on the auth routes", body = shared::openapi::GatewayMessage),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     accounts: &Accounts,

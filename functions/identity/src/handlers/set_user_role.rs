@@ -15,7 +15,7 @@ use crate::{
 };
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleRequest {
     /// The new role: `customer`, `seller` or `admin`.
@@ -23,7 +23,7 @@ pub struct RoleRequest {
 }
 
 /// The answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RoleAnswer {
     /// The user.
@@ -40,6 +40,26 @@ pub struct RoleAnswer {
 /// # Errors
 /// 403 unless the caller is an admin (by token, and still by the stored role); 404 for an unknown user; 400 for an unknown role; 409
 /// `LAST_ADMIN` when demoting the only admin; 500 on storage failure.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/users/{userId}/role",
+    operation_id = "setUserRole",
+    summary = "Change a user's role (admin)",
+    tag = "accounts",
+    security(("bearer" = [])),
+    params(("userId" = uuid::Uuid, Path, description = "The user")),
+    request_body = RoleRequest,
+    responses(
+        (status = 200, description = "The role as changed", body = RoleAnswer),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
+        (status = 404, response = shared::openapi::NotFound),
+        (status = 409, response = shared::openapi::Conflict),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     store: &Store,

@@ -14,26 +14,35 @@ use crate::{
 /// The request body: every field optional; `null` clears an optional field (`label`, `line2`,
 /// `region`, `phone`). `isDefault: true` makes this the default address; `false` is accepted only
 /// for an address that is not the default.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AddressPatch {
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     label: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     recipient: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     line1: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     line2: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     city: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     region: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     postal_code: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     country: Patch<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     phone: Patch<String>,
     #[serde(default)]
     is_default: Option<bool>,
@@ -101,6 +110,25 @@ impl AddressPatch {
 /// # Errors
 /// 404 when the caller has no such address (whoever else might); 400 for invalid fields; 409
 /// `DEFAULT_ADDRESS_REQUIRED` for `isDefault: false` on the default; 500 on storage failure.
+#[utoipa::path(
+    patch,
+    path = "/v1/users/me/addresses/{addressId}",
+    operation_id = "updateAddress",
+    summary = "Change an address",
+    tag = "accounts",
+    security(("bearer" = [])),
+    params(("addressId" = uuid::Uuid, Path, description = "One of the caller's addresses")),
+    request_body = AddressPatch,
+    responses(
+        (status = 200, description = "The address as changed", body = crate::handlers::views::AddressView),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 404, response = shared::openapi::NotFound),
+        (status = 409, response = shared::openapi::Conflict),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     store: &Store,

@@ -12,14 +12,16 @@ use crate::{
 
 /// The request body: every field optional; `null` clears `name` or `phone`. Any other field (`role`,
 /// `email`, …) is refused with 400, so a profile update can never change a role.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProfilePatch {
     /// Display name, up to 100 characters.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub name: Patch<String>,
     /// E.164 phone number.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub phone: Patch<String>,
     /// Marketing email opt-in.
     #[serde(default)]
@@ -66,6 +68,24 @@ impl ProfilePatch {
 /// # Errors
 /// 400 for invalid or unknown fields; 422 `PHONE_REQUIRED` for SMS without a phone; 404 if the account
 /// no longer exists; 500 on storage failure.
+#[utoipa::path(
+    patch,
+    path = "/v1/users/me",
+    operation_id = "updateProfile",
+    summary = "Change the caller's profile",
+    tag = "accounts",
+    security(("bearer" = [])),
+    request_body = ProfilePatch,
+    responses(
+        (status = 200, description = "The profile as changed", body = crate::handlers::views::ProfileView),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 404, response = shared::openapi::NotFound),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+        (status = 422, response = shared::openapi::Unprocessable),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     store: &Store,

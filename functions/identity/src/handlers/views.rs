@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::store::{Address, User};
 
 /// A user's profile as `GET /v1/users/me` shows it. No password hash, ever.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileView<'a> {
     /// User id.
@@ -50,7 +50,7 @@ impl<'a> From<&'a User> for ProfileView<'a> {
 }
 
 /// An address with whether it is the default.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddressView<'a> {
     /// The stored address.
@@ -72,7 +72,7 @@ impl<'a> AddressView<'a> {
 }
 
 /// The answer to a login or a refresh.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenPair {
     /// The access token (JWT) to send as `Authorization: Bearer …`.
@@ -90,7 +90,7 @@ pub struct TokenPair {
 }
 
 /// The user a token pair is for.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenUser {
     /// User id.

@@ -18,12 +18,13 @@ use crate::{
 };
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Adjust {
     /// Units to add (positive) or remove (negative), not zero.
     pub delta: i64,
     /// Why (kept in the audit trail).
+    #[schema(min_length = 1, max_length = 200)]
     pub reason: String,
 }
 
@@ -54,6 +55,30 @@ pub fn validate(body: &Adjust) -> Result<(i64, String), ApiError> {
 /// # Errors
 /// 403 for customers and other sellers; 404 unknown product; 400 invalid body; 409
 /// `INSUFFICIENT_STOCK` (nothing changes); 422 `IDEMPOTENCY_KEY_REUSED`; 500 on storage failure.
+#[utoipa::path(
+    post,
+    path = "/v1/inventory/{productId}/adjust",
+    operation_id = "adjustStock",
+    summary = "Add or remove available units (the seller or an admin)",
+    tag = "inventory",
+    security(("bearer" = [])),
+    params(
+        ("productId" = uuid::Uuid, Path, description = "The product"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried adjustment change the stock once (1 to 128 visible ASCII characters)"),
+    ),
+    request_body = Adjust,
+    responses(
+        (status = 200, description = "The stock as adjusted", body = crate::domain::Stock),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
+        (status = 404, response = shared::openapi::NotFound),
+        (status = 409, response = shared::openapi::Conflict),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+        (status = 422, response = shared::openapi::Unprocessable),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     inventory: &Inventory,

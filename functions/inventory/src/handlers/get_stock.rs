@@ -14,7 +14,7 @@ use crate::{
 };
 
 /// What the route answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StockView {
     /// The product.
@@ -37,6 +37,25 @@ pub struct StockView {
 ///
 /// # Errors
 /// 404 for a product inventory does not know; 500 on storage failure.
+#[utoipa::path(
+    get,
+    path = "/v1/inventory/{productId}",
+    operation_id = "getStock",
+    summary = "Get a product's stock levels",
+    tag = "inventory",
+    params(
+        ("productId" = uuid::Uuid, Path, description = "The product"),
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer"),
+    ),
+    responses(
+        (status = 200, description = "The product's stock levels", body = StockView, headers(
+            ("ETag" = String, description = "Strong entity tag of the answer"),
+            ("Cache-Control" = String, description = "`public, max-age=0`: revalidate every time"),
+        )),
+        (status = 304, description = "The levels are as `If-None-Match` names them"),
+        (status = 404, response = shared::openapi::NotFound),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     inventory: &Inventory,

@@ -19,6 +19,29 @@ use crate::{
 /// # Errors
 /// 403 for customers and other sellers; 404 unknown product; 400 for a malformed `limit` or cursor;
 /// 500 on storage failure.
+#[utoipa::path(
+    get,
+    path = "/v1/inventory/{productId}/audit",
+    operation_id = "listStockAudit",
+    summary = "List a product's stock changes (the seller or an admin)",
+    tag = "inventory",
+    security(("bearer" = [])),
+    params(
+        ("productId" = uuid::Uuid, Path, description = "The product"),
+        shared::openapi::PageParams,
+        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer"),
+    ),
+    responses(
+        (status = 200, description = "A page of the product's stock changes, newest first", body = shared::pagination::Page<crate::domain::AuditRecord>, headers(
+            ("ETag" = String, description = "Strong entity tag of the answer"),
+        )),
+        (status = 304, description = "The page is as `If-None-Match` names it"),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
+        (status = 404, response = shared::openapi::NotFound),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     lists: &Lists,

@@ -15,10 +15,11 @@ use crate::{
 };
 
 /// The request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SetStock {
     /// Units available from now on, 0 to 10^9.
+    #[schema(maximum = 1_000_000_000)]
     pub available: u32,
     /// Why (kept in the audit trail); "set" if absent.
     #[serde(default)]
@@ -48,6 +49,26 @@ pub fn validate(body: &SetStock) -> Result<(u32, String), ApiError> {
 /// # Errors
 /// 403 for customers and other sellers; 404 unknown product; 400 invalid body; 500 on storage
 /// failure.
+#[utoipa::path(
+    put,
+    path = "/v1/inventory/{productId}",
+    operation_id = "setStock",
+    summary = "Set the available units (the seller or an admin)",
+    tag = "inventory",
+    security(("bearer" = [])),
+    params(("productId" = uuid::Uuid, Path, description = "The product")),
+    request_body = SetStock,
+    responses(
+        (status = 200, description = "The stock as set", body = crate::domain::Stock),
+        (status = 400, response = shared::openapi::BadRequest),
+        (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
+        (status = 404, response = shared::openapi::NotFound),
+        (status = 409, response = shared::openapi::Conflict),
+        (status = 413, response = shared::openapi::PayloadTooLarge),
+        (status = 415, response = shared::openapi::UnsupportedMediaType),
+    )
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     inventory: &Inventory,

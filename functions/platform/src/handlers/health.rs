@@ -10,7 +10,7 @@ use shared::{ApiError, RequestContext, http};
 use crate::Config;
 
 /// The health document.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Health<'a> {
     /// Always `ok`: answering at all is the signal.
     pub status: &'static str,
@@ -29,6 +29,14 @@ pub struct Health<'a> {
 ///
 /// # Errors
 /// None in practice; the signature is the one every handler has.
+#[utoipa::path(
+    get,
+    path = "/v1/health",
+    operation_id = "health",
+    summary = "Health check",
+    tag = "platform",
+    responses((status = 200, description = "The function runs", body = Health)),
+)]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
     config: &Config,
