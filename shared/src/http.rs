@@ -49,6 +49,9 @@ pub const MAX_CORRELATION_ID_LEN: usize = 128;
 
 /// Default largest JSON request body accepted by [`parse_json`], in bytes (64 KiB).
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// Body limit of the routes whose bodies are a few short fields (credentials, tokens, a role, a
+/// quantity, a stock level).
+pub const SMALL_BODY_LIMIT: usize = 4 * 1024;
 
 /// Media type of JSON responses.
 pub const JSON: &str = "application/json";
@@ -165,6 +168,7 @@ where
             Err(error) => error.into_response(&ctx),
         };
         ctx.stamp(response.headers_mut());
+        protect(response.headers_mut());
         let status = response.status().as_u16();
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if status >= 500 {
@@ -176,6 +180,19 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// The headers every answer carries: `x-content-type-options: nosniff`, so a browser never
+/// guesses another type than the one sent, and `cache-control: no-store` unless the handler chose
+/// its caching ([`cacheable`]), so profiles, tokens, carts and errors are never kept by a cache.
+fn protect(headers: &mut HeaderMap) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert_with(|| HeaderValue::from_static("no-store"));
 }
 
 /// A JSON response with the given status, `content-type: application/json` and `x-correlation-id`.
@@ -707,6 +724,30 @@ mod tests {
             response.headers()[CORRELATION_ID_HEADER],
             body["requestId"].as_str().unwrap()
         );
+    }
+
+    // Through `run_http` in `functions/platform/tests/contract.rs`; here without it, since more
+    // requests through `run_http` beside the log-capturing test above would race its subscriber.
+    #[test]
+    fn every_answer_is_nosniff_and_not_stored_unless_the_handler_chose_caching() {
+        let ctx = RequestContext::new("req-1", "corr-1");
+        let mut plain = ok(&ctx, &json!({"a": 1})).unwrap();
+        protect(plain.headers_mut());
+        assert_eq!(plain.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(plain.headers()[header::CACHE_CONTROL], "no-store");
+        let mut cached = cacheable(
+            &ctx,
+            &request("", None, None),
+            &json!([1]),
+            Caching::Public { max_age: 30 },
+        )
+        .unwrap();
+        protect(cached.headers_mut());
+        assert_eq!(
+            cached.headers()[header::CACHE_CONTROL],
+            "public, max-age=30"
+        );
+        assert_eq!(cached.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub const ATTRIBUTE_NAME_MAX_CHARS: usize = 50;
 pub const ATTRIBUTE_VALUE_MAX_CHARS: usize = 500;
 /// Longest slug, in bytes.
 pub const SLUG_MAX_LEN: usize = 64;
+/// Largest product body accepted, in bytes: room for every field at its longest in four-byte
+/// characters (a description of 5,000, 10 image URLs, 30 attributes of 550), and no more.
+pub const PRODUCT_BODY_LIMIT: usize = 128 * 1024;
 
 /// Collects field errors so a request gets all of them at once.
 #[derive(Debug, Default)]

@@ -170,3 +170,84 @@ async fn the_stack_serves_the_document() {
     assert_eq!(answer.json(), platform::openapi::document());
     assert!(answer.header("etag").is_some());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_are_nosniff_and_personal_ones_are_never_stored() {
+    let (stack, admin) = testing::shared_shop(&[]).await.unwrap();
+    let me = call(
+        stack,
+        Method::GET,
+        "/v1/users/me",
+        Some(&admin.token),
+        None,
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(me.header("cache-control"), Some("no-store"));
+    assert_eq!(me.header("x-content-type-options"), Some("nosniff"));
+    let login = call(
+        stack,
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        Some(&json!({"email": testing::ADMIN_EMAIL, "password": testing::ADMIN_PASSWORD})),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(login.status, 200, "{}", login.text());
+    assert_eq!(login.header("cache-control"), Some("no-store"));
+    let products = stack.get("/v1/products").await.unwrap();
+    assert!(
+        products
+            .header("cache-control")
+            .is_some_and(|c| c.starts_with("public, max-age=")),
+        "{:?}",
+        products.header("cache-control")
+    );
+    assert_eq!(products.header("x-content-type-options"), Some("nosniff"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_route_bounds_its_body() {
+    let (stack, admin) = testing::shared_shop(&[]).await.unwrap();
+    // A login body far over what credentials need.
+    let padding = "x".repeat(5 * 1024);
+    let login = call(
+        stack,
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        Some(&json!({"email": "a@example.com", "password": padding})),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(login.status, 413, "{}", login.text());
+    assert_eq!(login.json()["code"], "PAYLOAD_TOO_LARGE");
+    // The same size is fine for a product, whose description alone may be 5,000 characters.
+    let category = created(
+        stack,
+        Method::POST,
+        "/v1/categories",
+        &admin.token,
+        json!({"slug": "bounded", "name": "Bounded"}),
+    )
+    .await;
+    let product = call(
+        stack,
+        Method::POST,
+        "/v1/products",
+        Some(&admin.token),
+        Some(
+            &json!({"name": "Long story", "description": "y".repeat(4_900),
+                     "categoryId": category["id"], "price": {"amount": 100, "currency": "USD"}}),
+        ),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(product.status, 201, "{}", product.text());
+}

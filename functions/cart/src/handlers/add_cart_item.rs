@@ -62,7 +62,7 @@ pub async fn handle(
 ) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(&req)?;
     let key = IdempotencyKey::from_request(&req)?;
-    let body: AddItem = http::parse_json(&req)?;
+    let body: AddItem = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     let count = quantity(body.quantity)?;
     let product = carts
         .store

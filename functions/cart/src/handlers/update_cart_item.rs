@@ -51,7 +51,7 @@ pub async fn handle(
 ) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(&req)?;
     let product_id = product_in_path(&req)?;
-    let body: SetQuantity = http::parse_json(&req)?;
+    let body: SetQuantity = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     let count = quantity(body.quantity)?;
     let product = carts.store.product(product_id).await?;
     let cart = modify(carts, caller.user_id, |cart| {

@@ -112,7 +112,7 @@ pub async fn handle(
     let caller = Caller::from_request(&req)?;
     caller.require_any(&[Role::Seller, Role::Admin])?;
     let key = IdempotencyKey::from_request(&req)?;
-    let body: NewProduct = http::parse_json(&req)?;
+    let body: NewProduct = http::parse_json_limited(&req, domain::PRODUCT_BODY_LIMIT)?;
     let product = product(catalog, caller.user_id, &body)?;
     let event = Envelope::wrap(product.changed_event(), ctx.correlation_id.clone());
     let idempotency = key.as_ref().map(|key| Idempotency {

@@ -187,7 +187,7 @@ pub async fn handle(
     let caller = Caller::from_request(&req)?;
     caller.require_any(&[Role::Seller, Role::Admin])?;
     let id = id_in_path(&req, "productId", "product")?;
-    let patch: ProductPatch = http::parse_json(&req)?;
+    let patch: ProductPatch = http::parse_json_limited(&req, domain::PRODUCT_BODY_LIMIT)?;
     let if_match = req
         .headers()
         .get(header::IF_MATCH)

@@ -57,7 +57,7 @@ pub async fn handle(
     req: Request,
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
-    let body: LoginRequest = http::parse_json(&req)?;
+    let body: LoginRequest = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     // Neither check reveals anything about accounts: the rules are public.
     let Ok(email) = Email::parse(&body.email) else {
         return Err(invalid_credentials());

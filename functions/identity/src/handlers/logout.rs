@@ -43,7 +43,7 @@ pub async fn handle(
     req: Request,
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
-    let body: LogoutRequest = http::parse_json(&req)?;
+    let body: LogoutRequest = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     if looks_like_refresh_token(&body.refresh_token) {
         let revoked = accounts
             .store

@@ -46,7 +46,7 @@ pub async fn handle(
     req: Request,
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
-    let body: RefreshRequest = http::parse_json(&req)?;
+    let body: RefreshRequest = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     let invalid = || {
         ApiError::unauthorized("The refresh token is not valid.").with_code("INVALID_REFRESH_TOKEN")
     };

@@ -55,7 +55,7 @@ pub async fn handle(
     req: Request,
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
-    let body: RegisterRequest = http::parse_json(&req)?;
+    let body: RegisterRequest = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     let mut checks = Checks::default();
     let email = checks.check(Email::parse(&body.email));
     let password = checks.check(Password::parse(&body.password));

@@ -69,7 +69,7 @@ pub async fn handle(
     let caller = Caller::from_request(&req)?;
     caller.require_admin()?;
     let user_id = id_in_path(&req, "userId", "user")?;
-    let body: RoleRequest = http::parse_json(&req)?;
+    let body: RoleRequest = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     let now = shared::time::now_rfc3339();
     match store
         .set_role(user_id, body.role, caller.user_id, &ctx.request_id, &now)

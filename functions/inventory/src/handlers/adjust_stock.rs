@@ -89,7 +89,7 @@ pub async fn handle(
     caller.require_any(&[Role::Seller, Role::Admin])?;
     let product = product_in_path(&req)?;
     let key = IdempotencyKey::from_request(&req)?;
-    let body: Adjust = http::parse_json(&req)?;
+    let body: Adjust = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     let (delta, reason) = validate(&body)?;
     let idempotency = key.as_ref().map(|key| Idempotency {
         key: key.as_str(),

@@ -78,7 +78,7 @@ pub async fn handle(
     let caller = Caller::from_request(&req)?;
     caller.require_any(&[Role::Seller, Role::Admin])?;
     let product = product_in_path(&req)?;
-    let body: SetStock = http::parse_json(&req)?;
+    let body: SetStock = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     let (available, reason) = validate(&body)?;
     let stock = change_available(
         inventory,
