@@ -49,8 +49,8 @@ pub enum StartError {
     /// A variable is missing or invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The signing key secret could not be read.
-    #[error("read the JWT signing keys from Secrets Manager: {0}")]
+    /// A secret (the JWT signing keys, the refresh rotation key) could not be read or used.
+    #[error("read a secret from Secrets Manager: {0}")]
     Secret(String),
 }
 

@@ -6,9 +6,10 @@
 //! |---|---|---|
 //! | user (profile, password hash, role, address count and default) | `USER#<id>` | `PROFILE` |
 //! | address | `USER#<id>` | `ADDRESS#<addressId>` |
+//! | `Idempotency-Key` of an address creation (24 h) | `IDEMPOTENCY#<userId>#<key>` | `ADDRESS` |
 //! | email claim (uniqueness) | `EMAIL#<email>` | `EMAIL` |
 //! | session = refresh-token family | `SESSION#<familyId>` | `SESSION` |
-//! | refresh token (by SHA-256 of the token) | `REFRESH#<hash>` | `REFRESH` |
+//! | refresh token (by SHA-256 of the token; once spent, when and its successor's hash) | `REFRESH#<hash>` | `REFRESH` |
 //! | login throttle (per email, known or not) | `LOGIN#<email>` | `LOCK` |
 //! | number of admins | `META` | `ADMINS` |
 //! | role change audit | `AUDIT#<userId>` | `<time>#<id>` |
@@ -150,6 +151,12 @@ struct RefreshRecord {
     user_id: Uuid,
     #[serde(default)]
     spent: bool,
+    /// When it was spent (unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spent_at: Option<i64>,
+    /// The hash of the token that replaced it, so a retry within the grace gets that one again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    successor: Option<String>,
     /// When the family ends; also the item's TTL.
     #[serde(rename = "expiresAt")]
     family_expires_at: i64,
@@ -165,6 +172,14 @@ struct SessionRecord {
     expires_at: i64,
 }
 
+/// How often a refresh re-reads its token after losing a race for it.
+const ROTATION_ATTEMPTS: usize = 3;
+
+/// When the token's family ends.
+fn family_expiry(token: &RefreshRecord) -> Result<OffsetDateTime, ApiError> {
+    OffsetDateTime::from_unix_timestamp(token.family_expires_at).context("read a session expiry")
+}
+
 /// What presenting a refresh token led to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
@@ -173,6 +188,14 @@ pub enum Rotation {
         /// The user the session belongs to.
         user_id: Uuid,
         /// When the family (and the new token) expires.
+        family_expires_at: OffsetDateTime,
+    },
+    /// The token was spent moments ago by a request whose answer the client may have lost: the
+    /// same successor is handed out again (see [`Store::rotate_refresh_token`]).
+    Replayed {
+        /// The user the session belongs to.
+        user_id: Uuid,
+        /// When the family (and the successor) expires.
         family_expires_at: OffsetDateTime,
     },
     /// No such token, or its session expired.
@@ -221,6 +244,32 @@ fn user_key(id: Uuid) -> Item {
 
 fn address_key(user_id: Uuid, address_id: Uuid) -> Item {
     key(format!("USER#{user_id}"), format!("ADDRESS#{address_id}"))
+}
+
+fn address_idempotency_key(user_id: Uuid, key_text: &str) -> Item {
+    key(format!("IDEMPOTENCY#{user_id}#{key_text}"), "ADDRESS")
+}
+
+/// How long an address creation's `Idempotency-Key` is remembered.
+const IDEMPOTENCY_RETENTION_SECS: i64 = 24 * 3600;
+
+/// An `Idempotency-Key` given with a creation, and the fingerprint of its request.
+#[derive(Debug, Clone)]
+pub struct Idempotency<'a> {
+    /// The client's key.
+    pub key: &'a str,
+    /// [`shared::idempotency::fingerprint`] of the body.
+    pub fingerprint: String,
+}
+
+/// The record of an address creation made with an `Idempotency-Key`: the request's fingerprint
+/// and the address as it was created, to answer a retry with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AddressIdempotency {
+    fingerprint: String,
+    address: Address,
+    expires_at: i64,
 }
 
 fn email_key(email: &str) -> Item {
@@ -505,6 +554,8 @@ impl Store {
             family_id,
             user_id,
             spent: false,
+            spent_at: None,
+            successor: None,
             family_expires_at: expires,
         };
         let items = vec![
@@ -532,11 +583,15 @@ impl Store {
         Ok(family_id)
     }
 
-    /// Spends the refresh token stored under `old_hash` and stores `new_hash` in its family.
+    /// Spends the refresh token stored under `old_hash` and stores its successor under `new_hash`,
+    /// in one transaction conditional on the token being unspent and its session live.
     ///
-    /// One transaction marks the old token spent on condition that it was not, checks the session is
-    /// neither revoked nor expired, and stores the new token. A token that was already spent (reuse,
-    /// or the loser of two concurrent refreshes) revokes the whole family.
+    /// A token already spent is reuse, and revokes the whole session, with one exception: the
+    /// same token presented again within `grace_secs` of its rotation, whose successor is
+    /// `new_hash` (successors are derived from the token, so a retry derives the same one), still
+    /// unused, in a live session. That is a client retrying a refresh whose answer it lost, and it
+    /// gets the same successor ([`Rotation::Replayed`]). Concurrent refreshes of one token end the
+    /// same way: one rotates, the others replay.
     ///
     /// # Errors
     /// 500 on storage failure.
@@ -545,70 +600,123 @@ impl Store {
         old_hash: &str,
         new_hash: &str,
         now: OffsetDateTime,
+        grace_secs: i64,
     ) -> Result<Rotation, ApiError> {
+        for _ in 0..ROTATION_ATTEMPTS {
+            let Some(item) = self.get(refresh_key(old_hash)).await? else {
+                return Ok(Rotation::Unknown);
+            };
+            let token: RefreshRecord = dynamo::from_item(item).context("read a refresh token")?;
+            if token.spent {
+                return self
+                    .replay_or_revoke(&token, new_hash, now, grace_secs)
+                    .await;
+            }
+            if token.family_expires_at <= now.unix_timestamp() {
+                return Ok(Rotation::Unknown);
+            }
+            let spend = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(refresh_key(old_hash)))
+                .update_expression("SET spent = :true, spentAt = :now, successor = :next")
+                .condition_expression("attribute_exists(pk) AND spent = :false")
+                .set_expression_attribute_values(values(vec![
+                    (":true", AttributeValue::Bool(true)),
+                    (":false", AttributeValue::Bool(false)),
+                    (":now", n(now.unix_timestamp())),
+                    (":next", s(new_hash)),
+                ]))
+                .build()
+                .context("build the token spend")?;
+            let live = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(session_key(token.family_id)))
+                .condition_expression("revoked = :false AND expiresAt > :now")
+                .set_expression_attribute_values(values(vec![
+                    (":false", AttributeValue::Bool(false)),
+                    (":now", n(now.unix_timestamp())),
+                ]))
+                .build()
+                .context("build the session check")?;
+            let next = RefreshRecord {
+                spent: false,
+                spent_at: None,
+                successor: None,
+                ..token.clone()
+            };
+            let items = vec![
+                TransactWriteItem::builder().update(spend).build(),
+                TransactWriteItem::builder().condition_check(live).build(),
+                self.put(
+                    with_key(refresh_key(new_hash), &next)?,
+                    "attribute_not_exists(pk)",
+                )?,
+            ];
+            match self.transact(items).await {
+                Ok(()) => {
+                    return Ok(Rotation::Rotated {
+                        user_id: token.user_id,
+                        family_expires_at: family_expiry(&token)?,
+                    });
+                }
+                Err(failure) if failure.failed_conditions().contains(&1) => {
+                    return Ok(Rotation::Revoked);
+                }
+                // Another request spent it first (or is spending it): read it again and decide.
+                Err(failure)
+                    if failure.failed_conditions().contains(&0)
+                        || failure.failed_conditions().contains(&2)
+                        || is_conflict(&failure) => {}
+                Err(failure) => return Err(failure_to_api("rotate a refresh token", failure)),
+            }
+        }
+        // Racing without end is not what a client retrying looks like.
         let Some(item) = self.get(refresh_key(old_hash)).await? else {
             return Ok(Rotation::Unknown);
         };
         let token: RefreshRecord = dynamo::from_item(item).context("read a refresh token")?;
-        if token.spent {
-            self.revoke_session(token.family_id).await?;
-            return Ok(Rotation::Reused);
-        }
-        if token.family_expires_at <= now.unix_timestamp() {
-            return Ok(Rotation::Unknown);
-        }
-        let spend = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(refresh_key(old_hash)))
-            .update_expression("SET spent = :true, spentAt = :now")
-            .condition_expression("attribute_exists(pk) AND spent = :false")
-            .set_expression_attribute_values(values(vec![
-                (":true", AttributeValue::Bool(true)),
-                (":false", AttributeValue::Bool(false)),
-                (":now", n(now.unix_timestamp())),
-            ]))
-            .build()
-            .context("build the token spend")?;
-        let live = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(session_key(token.family_id)))
-            .condition_expression("revoked = :false AND expiresAt > :now")
-            .set_expression_attribute_values(values(vec![
-                (":false", AttributeValue::Bool(false)),
-                (":now", n(now.unix_timestamp())),
-            ]))
-            .build()
-            .context("build the session check")?;
-        let next = RefreshRecord {
-            spent: false,
-            ..token.clone()
-        };
-        let items = vec![
-            TransactWriteItem::builder().update(spend).build(),
-            TransactWriteItem::builder().condition_check(live).build(),
-            self.put(
-                with_key(refresh_key(new_hash), &next)?,
-                "attribute_not_exists(pk)",
-            )?,
-        ];
-        match self.transact(items).await {
-            Ok(()) => Ok(Rotation::Rotated {
-                user_id: token.user_id,
-                family_expires_at: OffsetDateTime::from_unix_timestamp(token.family_expires_at)
-                    .context("read a session expiry")?,
-            }),
-            Err(failure) if failure.failed_conditions().contains(&0) => {
-                self.revoke_session(token.family_id).await?;
-                Ok(Rotation::Reused)
+        self.revoke_session(token.family_id).await?;
+        Ok(Rotation::Reused)
+    }
+
+    /// A spent token presented again: [`Rotation::Replayed`] when it is a retry within the grace
+    /// (see [`Store::rotate_refresh_token`]), else the session is revoked.
+    async fn replay_or_revoke(
+        &self,
+        token: &RefreshRecord,
+        new_hash: &str,
+        now: OffsetDateTime,
+        grace_secs: i64,
+    ) -> Result<Rotation, ApiError> {
+        let now_secs = now.unix_timestamp();
+        let recent = token
+            .spent_at
+            .is_some_and(|at| now_secs.saturating_sub(at) <= grace_secs);
+        if recent && token.successor.as_deref() == Some(new_hash) {
+            let successor: Option<RefreshRecord> = match self.get(refresh_key(new_hash)).await? {
+                Some(item) => Some(dynamo::from_item(item).context("read a refresh token")?),
+                None => None,
+            };
+            let session: Option<SessionRecord> =
+                match self.get(session_key(token.family_id)).await? {
+                    Some(item) => Some(dynamo::from_item(item).context("read a session")?),
+                    None => None,
+                };
+            let Some(session) = session else {
+                return Ok(Rotation::Unknown);
+            };
+            if session.revoked {
+                return Ok(Rotation::Revoked);
             }
-            Err(failure) if failure.failed_conditions().contains(&1) => Ok(Rotation::Revoked),
-            // Lost a race with a concurrent refresh of the same token: that is reuse too.
-            Err(failure) if is_conflict(&failure) => {
-                self.revoke_session(token.family_id).await?;
-                Ok(Rotation::Reused)
+            if successor.is_some_and(|s| !s.spent) && session.expires_at > now_secs {
+                return Ok(Rotation::Replayed {
+                    user_id: token.user_id,
+                    family_expires_at: family_expiry(token)?,
+                });
             }
-            Err(failure) => Err(failure_to_api("rotate a refresh token", failure)),
         }
+        self.revoke_session(token.family_id).await?;
+        Ok(Rotation::Reused)
     }
 
     /// Revokes the session that the refresh token stored under `hash` belongs to, if any.
@@ -782,17 +890,21 @@ impl Store {
     /// Adds `address` to the user's book; the first address (or one marked so) becomes the default.
     ///
     /// The profile's address count goes up in the same transaction, on condition that it is below
-    /// `max`, so concurrent creations cannot pass the cap.
+    /// `max`, so concurrent creations cannot pass the cap. With an `Idempotency-Key`, a record of it
+    /// is written in the same transaction too, and a repeated creation returns the first address
+    /// (`Some`) instead of adding another.
     ///
     /// # Errors
-    /// 404 when the user does not exist; 409 `ADDRESS_LIMIT_REACHED` at the cap; 500 otherwise.
+    /// 404 when the user does not exist; 409 `ADDRESS_LIMIT_REACHED` at the cap; 422
+    /// `IDEMPOTENCY_KEY_REUSED` for a key used with another request; 500 otherwise.
     pub async fn create_address(
         &self,
         user_id: Uuid,
         address: &Address,
         make_default: bool,
         max: u32,
-    ) -> Result<(), ApiError> {
+        idempotency: Option<&Idempotency<'_>>,
+    ) -> Result<Option<Address>, ApiError> {
         let default_expr = if make_default {
             "defaultAddressId = :id"
         } else {
@@ -816,15 +928,29 @@ impl Store {
             .build()
             .context("build the address count update")?;
         for attempt in 0..=CONFLICT_RETRIES {
-            let items = vec![
+            let mut items = vec![
                 TransactWriteItem::builder().update(profile.clone()).build(),
                 self.put(
                     with_key(address_key(user_id, address.id), address)?,
                     "attribute_not_exists(pk)",
                 )?,
             ];
+            if let Some(idempotency) = idempotency {
+                let record = AddressIdempotency {
+                    fingerprint: idempotency.fingerprint.clone(),
+                    address: address.clone(),
+                    expires_at: shared::time::now().unix_timestamp() + IDEMPOTENCY_RETENTION_SECS,
+                };
+                items.push(self.put(
+                    with_key(address_idempotency_key(user_id, idempotency.key), &record)?,
+                    "attribute_not_exists(pk)",
+                )?);
+            }
             match self.transact(items).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(None),
+                Err(failure) if failure.failed_conditions().contains(&2) => {
+                    return self.replayed_address(user_id, idempotency).await.map(Some);
+                }
                 Err(failure) if failure.failed_conditions().contains(&0) => {
                     return match self.user(user_id).await? {
                         None => Err(ApiError::not_found("No such user.")),
@@ -841,6 +967,29 @@ impl Store {
             }
         }
         Err(busy())
+    }
+
+    /// The address an earlier creation with the same `Idempotency-Key` made, or 422 when that
+    /// key came with another request.
+    async fn replayed_address(
+        &self,
+        user_id: Uuid,
+        idempotency: Option<&Idempotency<'_>>,
+    ) -> Result<Address, ApiError> {
+        let Some(idempotency) = idempotency else {
+            return Err(busy());
+        };
+        let item = self
+            .get(address_idempotency_key(user_id, idempotency.key))
+            .await?
+            .ok_or_else(busy)?;
+        let record: AddressIdempotency =
+            dynamo::from_item(item).context("read an idempotency record")?;
+        if record.fingerprint == idempotency.fingerprint {
+            Ok(record.address)
+        } else {
+            Err(shared::idempotency::reused())
+        }
     }
 
     /// Applies `changes` to an address and, with `default`, makes it (`Some(true)`) the default or

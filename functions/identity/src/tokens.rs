@@ -413,6 +413,43 @@ pub fn new_refresh_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The key successors of refresh tokens are derived with (see [`successor_token`]).
+#[derive(Clone)]
+pub struct SuccessorKey(Vec<u8>);
+
+impl std::fmt::Debug for SuccessorKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SuccessorKey(..)")
+    }
+}
+
+impl SuccessorKey {
+    /// A key of at least [`MIN_KEY_LEN`] bytes.
+    ///
+    /// # Errors
+    /// [`KeySetError::TooShort`] for a shorter one.
+    pub fn new(key: Vec<u8>) -> Result<Self, KeySetError> {
+        if key.len() < MIN_KEY_LEN {
+            return Err(KeySetError::TooShort("refresh rotation key".into()));
+        }
+        Ok(Self(key))
+    }
+}
+
+/// The refresh token that replaces `token`: HMAC-SHA256 of it under `key`, base64url (as long as
+/// a random one). Deriving it, rather than drawing it, lets a client that retries a refresh whose
+/// answer it lost get the same successor; without the key, nobody holding a token can compute
+/// what replaces it.
+#[must_use]
+pub fn successor_token(key: &SuccessorKey, token: &str) -> String {
+    let Ok(mut mac) = HmacSha256::new_from_slice(&key.0) else {
+        // HMAC takes keys of any length; this branch is never taken.
+        return new_refresh_token();
+    };
+    mac.update(token.as_bytes());
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
 /// The hash a refresh token is stored under (SHA-256, hex). The token itself is never stored; being
 /// 256 random bits, it needs no salt or slow hash.
 #[must_use]
@@ -434,6 +471,19 @@ pub fn looks_like_refresh_token(token: &str) -> bool {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_successor_is_a_well_formed_token_fixed_by_the_token_and_the_key() {
+        let key = SuccessorKey::new(vec![7; 32]).unwrap();
+        let other = SuccessorKey::new(vec![8; 32]).unwrap();
+        let token = new_refresh_token();
+        let next = successor_token(&key, &token);
+        assert!(looks_like_refresh_token(&next));
+        assert_eq!(next, successor_token(&key, &token));
+        assert_ne!(next, successor_token(&other, &token));
+        assert_ne!(next, successor_token(&key, &new_refresh_token()));
+        assert!(SuccessorKey::new(vec![1; 8]).is_err());
+    }
 
     const SECRET: &str =
         r#"{"kid":"k1","alg":"HS256","secret":"0123456789abcdef0123456789abcdef0123456789abcdef"}"#;

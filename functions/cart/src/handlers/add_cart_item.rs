@@ -41,7 +41,7 @@ pub struct AddItem {
     tag = "cart",
     security(("bearer" = [])),
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried addition add once (1 to 128 visible ASCII characters)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried addition add once (1 to 255 visible ASCII characters)"),
     ),
     request_body = AddItem,
     responses(

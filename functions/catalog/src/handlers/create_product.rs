@@ -87,7 +87,7 @@ pub fn product(catalog: &Catalog, seller: Uuid, body: &NewProduct) -> Result<Pro
     tag = "catalog",
     security(("bearer" = [])),
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried creation answer the first product again (1 to 128 visible ASCII characters)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried creation answer the first product again (1 to 255 visible ASCII characters)"),
     ),
     request_body = NewProduct,
     responses(

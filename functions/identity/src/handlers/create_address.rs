@@ -2,12 +2,17 @@
 
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::{ApiError, RequestContext, auth::Caller, http};
+use shared::{
+    ApiError, RequestContext,
+    auth::Caller,
+    http,
+    idempotency::{self, IdempotencyKey},
+};
 
 use crate::{
     domain::{Checks, MAX_ADDRESSES, Phone, country, text},
     handlers::views::AddressView,
-    store::{Address, Store},
+    store::{Address, Idempotency, Store},
 };
 
 /// Longest value of each address field, in characters.
@@ -101,7 +106,9 @@ impl NewAddress {
 }
 
 /// Answers 201 with the address and its `Location`. 409 `ADDRESS_LIMIT_REACHED` when the book already
-/// holds [`MAX_ADDRESSES`].
+/// holds [`MAX_ADDRESSES`]. With an `Idempotency-Key`, a repeated request (same key, same body,
+/// within 24 hours) adds nothing and answers the first address again; the same key with another
+/// body gets 422 `IDEMPOTENCY_KEY_REUSED`.
 ///
 /// # Errors
 /// As above; 400 for invalid fields; 404 if the account no longer exists; 500 on storage failure.
@@ -112,6 +119,9 @@ impl NewAddress {
     summary = "Add an address",
     tag = "accounts",
     security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried creation answer the first address again (1 to 255 visible ASCII characters)"),
+    ),
     request_body = NewAddress,
     responses(
         (status = 201, description = "The new address", body = crate::handlers::views::AddressView, headers(
@@ -123,6 +133,7 @@ impl NewAddress {
         (status = 409, response = shared::openapi::Conflict),
         (status = 413, response = shared::openapi::PayloadTooLarge),
         (status = 415, response = shared::openapi::UnsupportedMediaType),
+        (status = 422, response = shared::openapi::Unprocessable),
     )
 )]
 #[tracing::instrument(skip_all)]
@@ -132,12 +143,24 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(&req)?;
+    let key = IdempotencyKey::from_request(&req)?;
     let body: NewAddress = http::parse_json(&req)?;
     let make_default = body.is_default;
     let address = body.into_address(&shared::time::now_rfc3339())?;
-    store
-        .create_address(caller.user_id, &address, make_default, MAX_ADDRESSES)
-        .await?;
+    let idempotency = key.as_ref().map(|key| Idempotency {
+        key: key.as_str(),
+        fingerprint: idempotency::fingerprint(req.body()),
+    });
+    let address = store
+        .create_address(
+            caller.user_id,
+            &address,
+            make_default,
+            MAX_ADDRESSES,
+            idempotency.as_ref(),
+        )
+        .await?
+        .unwrap_or(address);
     let is_default = match store.user(caller.user_id).await? {
         Some(user) => user.default_address_id == Some(address.id),
         None => make_default,

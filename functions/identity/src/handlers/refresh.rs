@@ -2,14 +2,61 @@
 
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::{ApiError, RequestContext, http};
+use shared::{
+    ApiError, RequestContext,
+    config::{ConfigError, Env},
+    http,
+};
 
 use crate::{
-    Accounts,
+    Accounts, StartError,
     handlers::login::token_pair,
     store::Rotation,
-    tokens::{looks_like_refresh_token, new_refresh_token, refresh_token_hash},
+    tokens::{SuccessorKey, looks_like_refresh_token, refresh_token_hash, successor_token},
 };
+
+/// Seconds after a rotation during which the spent token still gets its successor again
+/// (`REFRESH_GRACE_SECONDS`, template parameter `RefreshGraceSeconds`).
+pub const DEFAULT_GRACE_SECS: i64 = 10;
+
+/// The refresh function's state: the accounts, the key successors are derived with, and the grace.
+#[derive(Debug, Clone)]
+pub struct Refresher {
+    /// What every identity function shares.
+    pub accounts: Accounts,
+    /// From the secret named by `REFRESH_KEY_ARN`.
+    pub successor_key: SuccessorKey,
+    /// How long a retried refresh gets the same successor.
+    pub grace_secs: i64,
+}
+
+impl Refresher {
+    /// [`Accounts::from_env`], the successor key from the secret named by `REFRESH_KEY_ARN`, and
+    /// `REFRESH_GRACE_SECONDS` (default [`DEFAULT_GRACE_SECS`], at most 60).
+    ///
+    /// # Errors
+    /// A missing or malformed variable, or an unreadable or short secret.
+    pub async fn load(env: &Env) -> Result<Self, StartError> {
+        let accounts = Accounts::from_env(env).await?;
+        let config = shared::config::aws().await;
+        let secret_id = env.required("REFRESH_KEY_ARN")?;
+        let key =
+            shared::secrets::read_string(&aws_sdk_secretsmanager::Client::new(&config), &secret_id)
+                .await
+                .map_err(|e| StartError::Secret(e.to_string()))?;
+        let successor_key =
+            SuccessorKey::new(key.into_bytes()).map_err(|e| StartError::Secret(e.to_string()))?;
+        let grace_secs: i64 = env.parse_or("REFRESH_GRACE_SECONDS", DEFAULT_GRACE_SECS)?;
+        if !(0..=60).contains(&grace_secs) {
+            return Err(ConfigError::invalid("REFRESH_GRACE_SECONDS", "expected 0 to 60").into());
+        }
+        Ok(Self {
+            accounts,
+            successor_key,
+            grace_secs,
+        })
+    }
+}
 
 /// The request body.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -20,8 +67,10 @@ pub struct RefreshRequest {
 }
 
 /// Answers 200 with a new token pair. Each refresh token works once: presenting a spent one revokes the
-/// whole session (every token of that login) and answers 401 `REFRESH_TOKEN_REUSED`. Unknown or
-/// expired tokens get 401 `INVALID_REFRESH_TOKEN`, revoked sessions 401 `SESSION_REVOKED`.
+/// whole session (every token of that login) and answers 401 `REFRESH_TOKEN_REUSED`, except within a
+/// few seconds of its rotation while its successor is unused, when it gets the same successor
+/// again (a client retrying a refresh whose answer it lost keeps its session). Unknown or expired
+/// tokens get 401 `INVALID_REFRESH_TOKEN`, revoked sessions 401 `SESSION_REVOKED`.
 ///
 /// # Errors
 /// As above; 400 for a malformed body; 500 on storage failure.
@@ -42,10 +91,11 @@ pub struct RefreshRequest {
 )]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
-    accounts: &Accounts,
+    refresher: &Refresher,
     req: Request,
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
+    let accounts = &refresher.accounts;
     let body: RefreshRequest = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     let invalid = || {
         ApiError::unauthorized("The refresh token is not valid.").with_code("INVALID_REFRESH_TOKEN")
@@ -54,20 +104,28 @@ pub async fn handle(
         return Err(invalid());
     }
     let now = shared::time::now();
-    let next = new_refresh_token();
+    let next = successor_token(&refresher.successor_key, &body.refresh_token);
     let rotation = accounts
         .store
         .rotate_refresh_token(
             &refresh_token_hash(&body.refresh_token),
             &refresh_token_hash(&next),
             now,
+            refresher.grace_secs,
         )
         .await?;
     match rotation {
         Rotation::Rotated {
             user_id,
             family_expires_at,
+        }
+        | Rotation::Replayed {
+            user_id,
+            family_expires_at,
         } => {
+            if matches!(rotation, Rotation::Replayed { .. }) {
+                tracing::info!(%user_id, "refresh retried within the grace: same successor");
+            }
             // The role may have changed since the login: tokens carry the current one.
             let Some(user) = accounts.store.user(user_id).await? else {
                 return Err(invalid());

@@ -64,7 +64,7 @@ pub fn validate(body: &Adjust) -> Result<(i64, String), ApiError> {
     security(("bearer" = [])),
     params(
         ("productId" = uuid::Uuid, Path, description = "The product"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried adjustment change the stock once (1 to 128 visible ASCII characters)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried adjustment change the stock once (1 to 255 visible ASCII characters)"),
     ),
     request_body = Adjust,
     responses(
