@@ -21,6 +21,7 @@ pub mod custom_resources;
 pub mod emulator;
 pub mod events;
 pub mod logging;
+pub mod metrics;
 pub mod paths;
 pub mod provision;
 pub mod seed;

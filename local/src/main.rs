@@ -217,9 +217,10 @@ async fn up(
         ));
     }
     let stack = Stack::start(options).await?;
-    let console = local::console::Console::start(console_port, &stack.api_url()?)
-        .await
-        .with_context(|| format!("start the console on port {console_port}"))?;
+    let console =
+        local::console::Console::start(console_port, &stack.api_url()?, stack.metrics().clone())
+            .await
+            .with_context(|| format!("start the console on port {console_port}"))?;
     print_summary(&stack, &console);
     let mut interrupted = false;
     if let Some((admin_email, admin_password)) = admin {
@@ -432,6 +433,11 @@ fn print_summary(stack: &Stack, console: &local::console::Console) {
     eprintln!(
         "  {:<14} {}/docs  (the API reference; the document itself is GET /v1/openapi.json)",
         "Console",
+        console.url()
+    );
+    eprintln!(
+        "  {:<14} {}/metrics  (what the functions report: requests, errors and latency per route, business counts)",
+        "",
         console.url()
     );
     eprintln!("Press Ctrl-C to stop.");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use aws_config::SdkConfig;
-use local_lambda::{FunctionConfig, Lambda, RuntimeOptions};
+use local_lambda::{FunctionConfig, Lambda, LogSink, LogStream, RuntimeOptions};
 use local_template::{LoadOptions, Model, Template};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -21,6 +21,7 @@ use crate::build::{Profile, build_binaries};
 use crate::custom_resources;
 use crate::emulator::{self, Emulator};
 use crate::events::{EventTap, Schemas};
+use crate::metrics::MetricsBoard;
 use crate::provision::{Clients, provision};
 use crate::sfn::tasks::{StackTasks, TaskTokens};
 use crate::sfn::{self, Sfn, SfnOptions};
@@ -103,6 +104,7 @@ pub struct Stack {
     tasks: JoinSet<()>,
     started: Duration,
     events: Arc<EventTap>,
+    metrics: Arc<MetricsBoard>,
 }
 
 impl Stack {
@@ -173,7 +175,14 @@ impl Stack {
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let lambda = Lambda::new(functions, RuntimeOptions::default());
+        let metrics = Arc::new(MetricsBoard::new());
+        let lambda = Lambda::new(
+            functions,
+            RuntimeOptions {
+                log_sink: function_output(metrics.clone()),
+                ..RuntimeOptions::default()
+            },
+        );
 
         let shutdown = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -301,6 +310,7 @@ impl Stack {
             tasks,
             started: Duration::ZERO,
             events,
+            metrics,
         };
         // Custom resources come last: their functions may use any other resource, the HTTP
         // APIs and Step Functions included, as on AWS, where they wait for what they use.
@@ -371,6 +381,11 @@ impl Stack {
     /// Every event published to the template's topics, checked against `events/schemas`.
     pub fn events(&self) -> &Arc<EventTap> {
         &self.events
+    }
+
+    /// The metrics the functions reported (their EMF lines).
+    pub fn metrics(&self) -> &Arc<MetricsBoard> {
+        &self.metrics
     }
 
     /// How long [`Stack::start`] took.
@@ -481,6 +496,19 @@ fn resolve_preview(template: &Template, options: &StackOptions) -> anyhow::Resul
     template
         .resolve(&load, &Default::default())
         .with_context(|| format!("resolve {}", options.template.display()))
+}
+
+/// Where the functions' output goes: EMF documents to `metrics` (and the log at debug level),
+/// every other line to the log as a `function` event.
+fn function_output(metrics: Arc<MetricsBoard>) -> LogSink {
+    let log = LogSink::tracing();
+    LogSink::new(move |line| {
+        if line.stream == LogStream::Stdout && metrics.record_line(line.line) {
+            tracing::debug!(target: "function", function = line.function, "{}", line.line);
+        } else {
+            log.emit(line);
+        }
+    })
 }
 
 /// The environment of a function's processes: the template's variables plus what Lambda

@@ -121,6 +121,7 @@ pub struct SharedStack {
     model: local_template::Model,
     emulator_endpoint: String,
     events: std::sync::Arc<crate::events::EventTap>,
+    metrics: std::sync::Arc<crate::metrics::MetricsBoard>,
 }
 
 static SHARED: tokio::sync::OnceCell<SharedStack> = tokio::sync::OnceCell::const_new();
@@ -162,6 +163,7 @@ pub async fn shared_stack(
                                     model: stack.stack.model().clone(),
                                     emulator_endpoint: stack.stack.emulator_endpoint().to_owned(),
                                     events: stack.stack.events().clone(),
+                                    metrics: stack.stack.metrics().clone(),
                                 };
                                 if ready.send(Ok(shared)).is_ok() {
                                     // Serve until the process exits.
@@ -205,6 +207,11 @@ impl SharedStack {
     /// Every event published to the stack's topics, checked against `events/schemas`.
     pub fn events(&self) -> &crate::events::EventTap {
         &self.events
+    }
+
+    /// The metrics the stack's functions reported.
+    pub fn metrics(&self) -> &crate::metrics::MetricsBoard {
+        &self.metrics
     }
 
     /// Sends a request to the first HTTP API (with a client of the caller's runtime).

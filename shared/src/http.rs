@@ -154,6 +154,7 @@ where
     H: AsyncFnOnce(&S, Request, &RequestContext) -> Result<Response<Body>, ApiError>,
 {
     let ctx = RequestContext::from_request(&req);
+    let route = route_key(&req);
     let span = tracing::info_span!(
         "request",
         request_id = %ctx.request_id,
@@ -176,10 +177,23 @@ where
         } else {
             tracing::info!(status, elapsed_ms, "request completed");
         }
+        crate::metrics::request(&route, status, elapsed_ms);
+        crate::metrics::flush();
         Ok(response)
     }
     .instrument(span)
     .await
+}
+
+/// API Gateway's route key of `req` (`POST /v1/auth/login`), or its method and path when the event
+/// has none.
+fn route_key(req: &Request) -> String {
+    use lambda_http::{RequestExt as _, request::RequestContext as Context};
+    match req.request_context_ref() {
+        Some(Context::ApiGatewayV2(context)) => context.route_key.clone(),
+        _ => None,
+    }
+    .unwrap_or_else(|| format!("{} {}", req.method(), req.uri().path()))
 }
 
 /// The headers every answer carries: `x-content-type-options: nosniff`, so a browser never

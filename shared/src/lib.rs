@@ -27,6 +27,7 @@ pub mod events;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod metrics;
 pub mod money;
 pub mod openapi;
 pub mod outbox;

@@ -78,9 +78,11 @@ fn lambda_level(level: &str) -> Option<&'static str> {
     }
 }
 
-/// Installs the global subscriber from the process environment. Calling it again is harmless.
+/// Installs the global subscriber from the process environment, and the metrics recorder
+/// ([`crate::metrics::init`]). Calling it again is harmless.
 pub fn init() {
     init_with(&Settings::from_env(&Env::from_process()));
+    crate::metrics::init();
 }
 
 /// Installs the global subscriber with explicit settings, writing to stdout.

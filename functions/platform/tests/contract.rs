@@ -251,3 +251,46 @@ async fn each_route_bounds_its_body() {
     .unwrap();
     assert_eq!(product.status, 201, "{}", product.text());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn functions_report_route_and_business_metrics_that_the_stack_reads() {
+    let (stack, _admin) = testing::shared_shop(&[]).await.unwrap();
+    assert_eq!(stack.get("/v1/health").await.unwrap().status, 200);
+    let refused = call(
+        stack,
+        Method::POST,
+        "/v1/auth/login",
+        None,
+        Some(&json!({"email": "nobody@storefront.test", "password": "not the password"})),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status, 401);
+    let find = |name: &str, route: Option<&str>| {
+        stack.metrics().snapshot().into_iter().find(|row| {
+            row.namespace.starts_with("Storefront")
+                && row.name == name
+                && route
+                    .is_none_or(|route| row.dimensions == [("Route".to_owned(), route.to_owned())])
+        })
+    };
+    testing::eventually(
+        std::time::Duration::from_secs(10),
+        "the metrics",
+        || async {
+            let requests = find("Requests", Some("GET /v1/health"))?;
+            let latency = find("Latency", Some("GET /v1/health"))?;
+            let client_errors = find("ClientErrors", Some("POST /v1/auth/login"))?;
+            let failed = find("LoginsFailed", None)?;
+            (requests.sum >= 1.0
+                && latency.samples >= 1
+                && latency.unit.as_deref() == Some("Milliseconds")
+                && client_errors.sum >= 1.0
+                && failed.sum >= 1.0)
+                .then_some(())
+        },
+    )
+    .await
+    .unwrap();
+}

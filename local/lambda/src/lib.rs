@@ -107,7 +107,8 @@ impl LogSink {
         Self::new(|_| {})
     }
 
-    pub(crate) fn emit(&self, line: &LogLine<'_>) {
+    /// Hands `line` to the sink.
+    pub fn emit(&self, line: &LogLine<'_>) {
         (self.0)(line);
     }
 }

@@ -2,7 +2,13 @@
 
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::{ApiError, RequestContext, auth::Role, error::Context as _, http};
+use shared::{
+    ApiError, RequestContext,
+    auth::Role,
+    error::Context as _,
+    http,
+    metrics::{self, Business},
+};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -72,6 +78,7 @@ pub async fn handle(
         .await?
     {
         tracing::warn!(retry_after_secs, "login refused: too many failures");
+        metrics::count(Business::LoginsLocked);
         return Err(ApiError::TooManyRequests { retry_after_secs });
     }
     let user = accounts.store.user_by_email(email.as_str()).await?;
@@ -93,6 +100,7 @@ pub async fn handle(
     .context("join the password check")?;
     let Some(user) = user.filter(|_| matches) else {
         tracing::info!("login failed");
+        metrics::count(Business::LoginsFailed);
         return Err(invalid_credentials());
     };
     if accounts.hasher.needs_rehash(&user.password_hash) {
@@ -100,6 +108,7 @@ pub async fn handle(
     }
     let pair = open_session(accounts, user.id, email.as_str(), user.role, now).await?;
     tracing::info!(user_id = %user.id, "user logged in");
+    metrics::count(Business::Logins);
     http::ok(ctx, &pair)
 }
 

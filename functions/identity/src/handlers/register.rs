@@ -2,7 +2,13 @@
 
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
-use shared::{ApiError, RequestContext, auth::Role, error::Context as _, http};
+use shared::{
+    ApiError, RequestContext,
+    auth::Role,
+    error::Context as _,
+    http,
+    metrics::{self, Business},
+};
 
 use crate::{
     Accounts,
@@ -90,6 +96,7 @@ pub async fn handle(
     };
     accounts.store.create_user(&user).await?;
     tracing::info!(user_id = %user.id, "user registered");
+    metrics::count(Business::Registrations);
     http::created(ctx, "/v1/users/me", &ProfileView::from(&user))
 }
 
