@@ -3,8 +3,8 @@
 use utoipa::OpenApi;
 
 use crate::handlers::{
-    create_address, delete_address, get_profile, list_addresses, login, logout, refresh, register,
-    set_user_role, update_address, update_profile,
+    create_address, delete_address, get_jwks, get_profile, list_addresses, login, logout, refresh,
+    register, set_user_role, update_address, update_profile,
 };
 
 /// Identity's operations and the schemas they use.
@@ -22,6 +22,7 @@ use crate::handlers::{
         update_address::handle,
         delete_address::handle,
         set_user_role::handle,
+        get_jwks::handle,
     ),
     tags((name = "accounts", description = "Registration, sessions, profiles, addresses and roles"))
 )]

@@ -1,15 +1,18 @@
 //! The identity service: accounts, sessions and the API's authorizer.
 //!
 //! - `POST /v1/auth/register`, `/login`, `/refresh`, `/logout`: [`handlers::register`],
-//!   [`handlers::login`], [`handlers::refresh`], [`handlers::logout`] over an [`Accounts`] state.
-//! - The HTTP API's Lambda authorizer: [`handlers::authorize`] over a [`tokens::TokenService`].
+//!   [`handlers::login`], [`handlers::refresh`], [`handlers::logout`] over an [`Accounts`] state;
+//!   login and refresh also sign tokens ([`Issuing`]), and only they can read the signing keys.
+//! - The HTTP API's Lambda authorizer: [`handlers::authorize`] over a [`tokens::TokenVerifier`],
+//!   which holds public keys only; `GET /.well-known/jwks.json` ([`handlers::get_jwks`]) serves them.
+//! - The signing keys, made and rotated at deployment by a custom resource: [`handlers::jwt_keys`].
 //! - `GET/PATCH /v1/users/me` and the address book under it, and the admin role change: handlers over
 //!   a [`store::Store`].
 //! - The first admin, created at deployment by a CloudFormation custom resource:
 //!   [`handlers::bootstrap_admin`].
 //!
-//! The service owns one DynamoDB table (layout in [`store`]). Access tokens are JWTs signed with keys
-//! from Secrets Manager ([`tokens`]); passwords are argon2id hashes ([`password`]).
+//! The service owns one DynamoDB table (layout in [`store`]). Access tokens are JWTs signed with
+//! Ed25519 keys from Secrets Manager ([`tokens`]); passwords are argon2id hashes ([`password`]).
 
 pub mod api;
 pub mod domain;
@@ -27,7 +30,7 @@ use crate::{
     lockout::Policy,
     password::{Cost, Hasher},
     store::Store,
-    tokens::{KeySet, TokenService, TokenSettings},
+    tokens::{PublicKeys, SigningKeys, TokenIssuer, TokenSettings, TokenVerifier},
 };
 
 /// Loads the AWS SDK configuration from the standard environment (region, credentials, and
@@ -54,32 +57,69 @@ pub enum StartError {
     Secret(String),
 }
 
-/// Token settings from `JWT_ISSUER`, `JWT_AUDIENCE` and `ACCESS_TOKEN_TTL_SECONDS` (default 900), and
-/// the keys from the secret named by `JWT_SECRET_ARN`, read once.
+/// Token settings from `JWT_ISSUER`, `JWT_AUDIENCE` and `ACCESS_TOKEN_TTL_SECONDS` (default 900).
 ///
 /// # Errors
-/// A missing variable, an unreadable secret, or a secret of the wrong shape.
-pub async fn token_service_from_env(
-    env: &Env,
-    config: &aws_config::SdkConfig,
-) -> Result<TokenService, StartError> {
-    let settings = TokenSettings {
+/// A missing or malformed variable.
+pub fn token_settings_from_env(env: &Env) -> Result<TokenSettings, ConfigError> {
+    Ok(TokenSettings {
         issuer: env.required("JWT_ISSUER")?,
         audience: env.required("JWT_AUDIENCE")?,
         access_ttl: Duration::from_secs(env.parse_or("ACCESS_TOKEN_TTL_SECONDS", 900_u64)?),
-    };
-    let secret_id = env.required("JWT_SECRET_ARN")?;
-    let secret = aws_sdk_secretsmanager::Client::new(config)
-        .get_secret_value()
-        .secret_id(&secret_id)
-        .send()
+    })
+}
+
+/// The string value of secret `id`.
+///
+/// # Errors
+/// [`StartError::Secret`] when it cannot be read.
+pub async fn read_secret(config: &aws_config::SdkConfig, id: &str) -> Result<String, StartError> {
+    shared::secrets::read_string(&aws_sdk_secretsmanager::Client::new(config), id)
         .await
-        .map_err(|e| StartError::Secret(shared::error::cause_chain(&e)))?;
-    let text = secret
-        .secret_string()
-        .ok_or_else(|| StartError::Secret("the secret has no string value".into()))?;
-    let keys = KeySet::from_secret(text).map_err(|e| StartError::Secret(e.to_string()))?;
-    Ok(TokenService::new(keys, settings))
+        .map_err(|e| StartError::Secret(e.to_string()))
+}
+
+/// The signer of the functions that issue tokens: [`token_settings_from_env`] and the signing
+/// keys from the secret named by `JWT_SECRET_ARN`, read once.
+///
+/// # Errors
+/// A missing variable, an unreadable secret, or one that holds no usable key yet.
+pub async fn token_issuer_from_env(
+    env: &Env,
+    config: &aws_config::SdkConfig,
+) -> Result<TokenIssuer, StartError> {
+    let settings = token_settings_from_env(env)?;
+    let text = read_secret(config, &env.required("JWT_SECRET_ARN")?).await?;
+    let keys = SigningKeys::from_secret(&text)
+        .map_err(|e| StartError::Secret(e.to_string()))?
+        .ok_or_else(|| StartError::Secret("the signing key secret holds no key yet".into()))?;
+    TokenIssuer::new(&keys, settings).map_err(|e| StartError::Secret(e.to_string()))
+}
+
+/// The public keys from the secret named by `JWKS_SECRET_ARN`.
+///
+/// # Errors
+/// A missing variable, an unreadable secret or a malformed key set.
+pub async fn public_keys_from_env(
+    env: &Env,
+    config: &aws_config::SdkConfig,
+) -> Result<PublicKeys, StartError> {
+    let text = read_secret(config, &env.required("JWKS_SECRET_ARN")?).await?;
+    PublicKeys::from_jwks(&text).map_err(|e| StartError::Secret(e.to_string()))
+}
+
+/// The authorizer's verifier: [`token_settings_from_env`] and [`public_keys_from_env`].
+///
+/// # Errors
+/// As those.
+pub async fn token_verifier_from_env(
+    env: &Env,
+    config: &aws_config::SdkConfig,
+) -> Result<TokenVerifier, StartError> {
+    Ok(TokenVerifier::new(
+        public_keys_from_env(env, config).await?,
+        token_settings_from_env(env)?,
+    ))
 }
 
 /// The argon2id cost from `ARGON2_MEMORY_KIB`, `ARGON2_ITERATIONS` and `ARGON2_PARALLELISM`
@@ -104,8 +144,6 @@ pub struct Accounts {
     pub store: Store,
     /// Password hashing.
     pub hasher: Hasher,
-    /// Access tokens.
-    pub tokens: TokenService,
     /// Lifetime of a session (refresh-token family).
     pub session_ttl: Duration,
     /// Login throttling.
@@ -114,18 +152,24 @@ pub struct Accounts {
 
 impl Accounts {
     /// Builds the state from the environment: [`store_from_env`], [`hasher_from_env`],
-    /// [`token_service_from_env`], `SESSION_TTL_DAYS` (default 30), `LOGIN_MAX_FAILURES` (default 5)
-    /// and `LOGIN_LOCK_SECONDS` (first lock, default 30).
+    /// `SESSION_TTL_DAYS` (default 30), `LOGIN_MAX_FAILURES` (default 5) and `LOGIN_LOCK_SECONDS`
+    /// (first lock, default 30).
     ///
     /// # Errors
     /// As the parts.
     pub async fn from_env(env: &Env) -> Result<Self, StartError> {
-        let config = aws_config().await;
+        Self::from_env_with(env, &aws_config().await)
+    }
+
+    /// [`Accounts::from_env`] with a given SDK configuration.
+    ///
+    /// # Errors
+    /// As the parts.
+    pub fn from_env_with(env: &Env, config: &aws_config::SdkConfig) -> Result<Self, StartError> {
         let default = Policy::default();
         Ok(Self {
-            store: store_from_env(env, &config)?,
+            store: store_from_env(env, config)?,
             hasher: hasher_from_env(env)?,
-            tokens: token_service_from_env(env, &config).await?,
             session_ttl: Duration::from_secs(env.parse_or("SESSION_TTL_DAYS", 30_u64)? * 86_400),
             lockout: Policy {
                 max_failures: env.parse_or("LOGIN_MAX_FAILURES", default.max_failures)?,
@@ -134,6 +178,28 @@ impl Accounts {
                 ),
                 ..default
             },
+        })
+    }
+}
+/// What the functions that issue tokens (login, refresh) share: the accounts and the signer.
+#[derive(Debug, Clone)]
+pub struct Issuing {
+    /// The accounts.
+    pub accounts: Accounts,
+    /// Signs access tokens.
+    pub tokens: TokenIssuer,
+}
+
+impl Issuing {
+    /// [`Accounts::from_env`] and [`token_issuer_from_env`].
+    ///
+    /// # Errors
+    /// As those.
+    pub async fn from_env(env: &Env) -> Result<Self, StartError> {
+        let config = aws_config().await;
+        Ok(Self {
+            accounts: Accounts::from_env_with(env, &config)?,
+            tokens: token_issuer_from_env(env, &config).await?,
         })
     }
 }

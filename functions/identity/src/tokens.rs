@@ -1,23 +1,33 @@
-//! Access tokens (JWT, HS256, signed by a key chosen by `kid`) and opaque refresh tokens.
+//! Access tokens (JWT signed with Ed25519, `EdDSA`, under a key chosen by `kid`) and opaque
+//! refresh tokens.
 //!
-//! The signing keys live in Secrets Manager as JSON, read once per cold start. Two shapes are accepted:
+//! The keys live in two Secrets Manager secrets, read once per cold start, and written by the
+//! `jwt-keys` custom resource at deployment ([`crate::handlers::jwt_keys`]):
 //!
-//! - one key, as the template generates it: `{"kid": "k1", "alg": "HS256", "secret": "…"}`;
-//! - a key set, for rotation: `{"signingKid": "k2", "keys": [{"kid": "k2", …}, {"kid": "k1", …}]}`.
-//!   Tokens are signed with `signingKid` (default: the first key) and verified with whichever key their
-//!   header's `kid` names. To rotate, add the new key in front, wait for every function to pick it up
-//!   (a cold start), then drop the old key once the longest-lived token signed with it has expired.
+//! - the **signing keys**, private, readable only by the functions that issue tokens (login and
+//!   refresh): `{"signingKid": "k2", "keys": [{"kid": "k2", "alg": "EdDSA", "privateKey": "…"}, …]}`,
+//!   each private key a base64url PKCS#8 document. Tokens are signed with `signingKid`.
+//! - the **public keys**, a JSON Web Key Set (`{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": …,
+//!   "x": …}]}`), read by the authorizer and served at `GET /.well-known/jwks.json`. A function that
+//!   can only read them can check a token but never make one.
 //!
-//! Verification accepts exactly one algorithm, HS256: a token whose header says `none`, `RS256` or
-//! anything else is rejected before any key is used, which shuts the `alg: none` and HS/RS confusion
-//! attacks. `exp` and `nbf` are checked with [`LEEWAY`], and `iss` and `aud` must match the configuration.
+//! Rotation adds a key in front and keeps the previous ones in both sets, so tokens signed before
+//! stay valid until they expire; the authorizer reloads the public keys when a token names a `kid`
+//! it does not know yet.
+//!
+//! Verification accepts exactly one algorithm, EdDSA: a token whose header says `none`, `HS256`
+//! (with the public key as an HMAC secret) or anything else is rejected before any key is used.
+//! `exp` and `nbf` are checked with [`LEEWAY`], and `iss` and `aud` must match the configuration.
 
 use std::{collections::HashMap, time::Duration};
 
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac as _};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use shared::auth::Role;
 use time::OffsetDateTime;
@@ -25,113 +35,148 @@ use uuid::Uuid;
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// The one signature algorithm tokens use and verification accepts.
-pub const ALGORITHM: &str = "HS256";
+/// The one signature algorithm tokens use and verification accepts, as headers name it.
+pub const ALGORITHM: &str = "EdDSA";
 /// Clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY: Duration = Duration::from_secs(30);
-/// Shortest accepted HMAC key, in bytes (the hash's output size).
+/// Shortest accepted secret key (the refresh rotation key), in bytes.
 pub const MIN_KEY_LEN: usize = 32;
 /// Longest token the verifier looks at; anything longer is not one of ours.
 pub const MAX_TOKEN_LEN: usize = 4096;
+/// How many keys a rotation keeps, the new one included.
+pub const KEPT_KEYS: usize = 3;
 
-/// Why the key set could not be read from the secret.
+/// Why a key set could not be read, made or written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeySetError {
-    /// The secret is not one of the two documented JSON shapes.
-    #[error("the signing key secret is not a key or key set: {0}")]
+    /// The secret is not the documented JSON.
+    #[error("the key secret is not a key set: {0}")]
     Shape(String),
-    /// A key is for an algorithm other than HS256.
-    #[error("key {kid} has algorithm {alg}; only HS256 is supported")]
+    /// A key is for an algorithm other than EdDSA.
+    #[error("key {kid} has algorithm {alg}; only EdDSA is supported")]
     Algorithm {
         /// The key's id.
         kid: String,
         /// The algorithm it names.
         alg: String,
     },
-    /// A key is shorter than [`MIN_KEY_LEN`] bytes.
-    #[error("key {0} is shorter than {MIN_KEY_LEN} bytes")]
-    TooShort(String),
-    /// `signingKid` names no key of the set, or the set is empty.
+    /// A key is not an Ed25519 key (or a secret key is too short).
+    #[error("key {0} is not a usable key")]
+    Key(String),
+    /// `signingKid` names no key of the set.
     #[error("no signing key {0:?} in the key set")]
     NoSigningKey(String),
     /// Two keys share a `kid`.
     #[error("key id {0} appears twice")]
     DuplicateKid(String),
+    /// The system could not make a key.
+    #[error("could not generate a key")]
+    Generate,
 }
 
-#[derive(Deserialize)]
-struct KeySpec {
+#[derive(Serialize, Deserialize)]
+struct PrivateKeySpec {
     kid: String,
     alg: String,
-    secret: String,
+    #[serde(rename = "privateKey")]
+    private_key: String,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SecretShape {
-    Set {
-        keys: Vec<KeySpec>,
-        #[serde(rename = "signingKid", default)]
-        signing_kid: Option<String>,
-    },
-    One(KeySpec),
+#[derive(Serialize, Deserialize)]
+struct PrivateSecret {
+    #[serde(
+        rename = "signingKid",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    signing_kid: Option<String>,
+    keys: Vec<PrivateKeySpec>,
 }
 
-/// The HMAC keys by `kid`, and which one signs new tokens.
+/// The private signing keys (Ed25519, PKCS#8), newest first, and which one signs.
 #[derive(Clone)]
-pub struct KeySet {
-    keys: HashMap<String, Vec<u8>>,
+pub struct SigningKeys {
     signing_kid: String,
+    keys: Vec<(String, Vec<u8>)>,
 }
 
-impl std::fmt::Debug for KeySet {
+impl std::fmt::Debug for SigningKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut kids: Vec<_> = self.keys.keys().collect();
-        kids.sort();
-        f.debug_struct("KeySet")
+        let kids: Vec<_> = self.keys.iter().map(|(kid, _)| kid).collect();
+        f.debug_struct("SigningKeys")
             .field("kids", &kids)
             .field("signing_kid", &self.signing_kid)
             .finish_non_exhaustive()
     }
 }
 
-impl KeySet {
-    /// Reads the secret's JSON (see the [module docs](self)).
+impl SigningKeys {
+    /// Reads the signing-keys secret; `None` while it holds no key yet (before the first
+    /// deployment's `jwt-keys` run).
     ///
     /// # Errors
     /// [`KeySetError`] naming what is wrong; never the key material.
-    pub fn from_secret(secret: &str) -> Result<Self, KeySetError> {
-        let shape: SecretShape =
+    pub fn from_secret(secret: &str) -> Result<Option<Self>, KeySetError> {
+        let shape: PrivateSecret =
             serde_json::from_str(secret).map_err(|e| KeySetError::Shape(e.to_string()))?;
-        let (specs, signing_kid) = match shape {
-            SecretShape::Set { keys, signing_kid } => (keys, signing_kid),
-            SecretShape::One(key) => (vec![key], None),
-        };
-        let signing_kid = signing_kid
-            .or_else(|| specs.first().map(|k| k.kid.clone()))
+        if shape.keys.is_empty() {
+            return Ok(None);
+        }
+        let signing_kid = shape
+            .signing_kid
+            .or_else(|| shape.keys.first().map(|k| k.kid.clone()))
             .unwrap_or_default();
-        let mut keys = HashMap::new();
-        for spec in specs {
+        let mut keys: Vec<(String, Vec<u8>)> = Vec::with_capacity(shape.keys.len());
+        for spec in shape.keys {
             if spec.alg != ALGORITHM {
                 return Err(KeySetError::Algorithm {
                     kid: spec.kid,
                     alg: spec.alg,
                 });
             }
-            if spec.secret.len() < MIN_KEY_LEN {
-                return Err(KeySetError::TooShort(spec.kid));
+            let pkcs8 = URL_SAFE_NO_PAD
+                .decode(spec.private_key.trim())
+                .map_err(|_| KeySetError::Key(spec.kid.clone()))?;
+            if Ed25519KeyPair::from_pkcs8(&pkcs8).is_err() {
+                return Err(KeySetError::Key(spec.kid));
             }
-            if keys
-                .insert(spec.kid.clone(), spec.secret.into_bytes())
-                .is_some()
-            {
+            if keys.iter().any(|(kid, _)| *kid == spec.kid) {
                 return Err(KeySetError::DuplicateKid(spec.kid));
             }
+            keys.push((spec.kid, pkcs8));
         }
-        if !keys.contains_key(&signing_kid) {
+        if !keys.iter().any(|(kid, _)| *kid == signing_kid) {
             return Err(KeySetError::NoSigningKey(signing_kid));
         }
-        Ok(Self { keys, signing_kid })
+        Ok(Some(Self { signing_kid, keys }))
+    }
+
+    /// A set of one new key, `kid`.
+    ///
+    /// # Errors
+    /// [`KeySetError::Generate`] when the system cannot make a key.
+    pub fn generate(kid: &str) -> Result<Self, KeySetError> {
+        Ok(Self {
+            signing_kid: kid.to_owned(),
+            keys: vec![(kid.to_owned(), new_key()?)],
+        })
+    }
+
+    /// This set with a new key `kid` in front, signing from now on, and at most `keep` keys in all
+    /// (the oldest go).
+    ///
+    /// # Errors
+    /// [`KeySetError::Generate`], or [`KeySetError::DuplicateKid`] when `kid` is taken.
+    pub fn rotated(&self, kid: &str, keep: usize) -> Result<Self, KeySetError> {
+        if self.keys.iter().any(|(k, _)| k == kid) {
+            return Err(KeySetError::DuplicateKid(kid.to_owned()));
+        }
+        let mut keys = vec![(kid.to_owned(), new_key()?)];
+        keys.extend(self.keys.iter().take(keep.saturating_sub(1)).cloned());
+        Ok(Self {
+            signing_kid: kid.to_owned(),
+            keys,
+        })
     }
 
     /// The `kid` new tokens are signed with.
@@ -140,10 +185,139 @@ impl KeySet {
         &self.signing_kid
     }
 
-    fn mac(&self, kid: &str) -> Option<HmacSha256> {
+    /// Every `kid`, newest first.
+    #[must_use]
+    pub fn kids(&self) -> Vec<&str> {
+        self.keys.iter().map(|(kid, _)| kid.as_str()).collect()
+    }
+
+    /// The set as the signing-keys secret holds it.
+    #[must_use]
+    pub fn to_secret(&self) -> String {
+        let secret = PrivateSecret {
+            signing_kid: Some(self.signing_kid.clone()),
+            keys: self
+                .keys
+                .iter()
+                .map(|(kid, pkcs8)| PrivateKeySpec {
+                    kid: kid.clone(),
+                    alg: ALGORITHM.to_owned(),
+                    private_key: URL_SAFE_NO_PAD.encode(pkcs8),
+                })
+                .collect(),
+        };
+        serde_json::to_string(&secret).unwrap_or_default()
+    }
+
+    /// The public half of every key, as a JSON Web Key Set.
+    ///
+    /// # Errors
+    /// [`KeySetError::Key`] for a key that is not an Ed25519 key (checked when read).
+    pub fn jwks(&self) -> Result<Value, KeySetError> {
+        let mut keys = Vec::with_capacity(self.keys.len());
+        for (kid, pkcs8) in &self.keys {
+            let pair =
+                Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| KeySetError::Key(kid.clone()))?;
+            keys.push(serde_json::json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "alg": ALGORITHM,
+                "use": "sig",
+                "kid": kid,
+                "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+            }));
+        }
+        Ok(serde_json::json!({ "keys": keys }))
+    }
+
+    fn signing_key(&self) -> Option<&[u8]> {
         self.keys
-            .get(kid)
-            .and_then(|key| HmacSha256::new_from_slice(key).ok())
+            .iter()
+            .find(|(kid, _)| *kid == self.signing_kid)
+            .map(|(_, pkcs8)| pkcs8.as_slice())
+    }
+}
+
+/// A new Ed25519 private key, PKCS#8.
+fn new_key() -> Result<Vec<u8>, KeySetError> {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    Ed25519KeyPair::generate_pkcs8(&rng)
+        .map(|document| document.as_ref().to_vec())
+        .map_err(|_| KeySetError::Generate)
+}
+
+#[derive(Deserialize)]
+struct PublicKeySpec {
+    kid: String,
+    #[serde(default)]
+    kty: String,
+    #[serde(default)]
+    crv: String,
+    #[serde(default)]
+    alg: Option<String>,
+    x: String,
+}
+
+#[derive(Deserialize)]
+struct PublicSet {
+    keys: Vec<PublicKeySpec>,
+}
+
+/// The public keys that verify tokens, by `kid`.
+#[derive(Clone)]
+pub struct PublicKeys {
+    keys: HashMap<String, DecodingKey>,
+}
+
+impl std::fmt::Debug for PublicKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut kids: Vec<_> = self.keys.keys().collect();
+        kids.sort();
+        f.debug_struct("PublicKeys").field("kids", &kids).finish()
+    }
+}
+
+impl PublicKeys {
+    /// Reads a JSON Web Key Set of Ed25519 keys. An empty set is valid (and verifies nothing).
+    ///
+    /// # Errors
+    /// [`KeySetError`] for a malformed set or a key that is not an Ed25519 key for EdDSA.
+    pub fn from_jwks(jwks: &str) -> Result<Self, KeySetError> {
+        let set: PublicSet =
+            serde_json::from_str(jwks).map_err(|e| KeySetError::Shape(e.to_string()))?;
+        let mut keys = HashMap::with_capacity(set.keys.len());
+        for spec in set.keys {
+            if let Some(alg) = spec.alg.filter(|alg| alg != ALGORITHM) {
+                return Err(KeySetError::Algorithm { kid: spec.kid, alg });
+            }
+            let bytes = URL_SAFE_NO_PAD.decode(spec.x.trim()).unwrap_or_default();
+            if spec.kty != "OKP" || spec.crv != "Ed25519" || bytes.len() != 32 {
+                return Err(KeySetError::Key(spec.kid));
+            }
+            if keys.contains_key(&spec.kid) {
+                return Err(KeySetError::DuplicateKid(spec.kid));
+            }
+            keys.insert(spec.kid, DecodingKey::from_ed_der(&bytes));
+        }
+        Ok(Self { keys })
+    }
+
+    /// Whether a key `kid` is known.
+    #[must_use]
+    pub fn knows(&self, kid: &str) -> bool {
+        self.keys.contains_key(kid)
+    }
+
+    /// How many keys there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there is none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
     }
 }
 
@@ -199,12 +373,11 @@ impl Audience {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// The header fields the verifier reads itself, before any key is chosen.
+#[derive(Debug, Deserialize)]
 struct Header {
     alg: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    typ: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     kid: Option<String>,
 }
 
@@ -223,7 +396,7 @@ pub enum TokenError {
     /// Not three base64url parts of JSON, or too long.
     #[error("malformed token")]
     Malformed,
-    /// The header's `alg` is not HS256.
+    /// The header's `alg` is not EdDSA.
     #[error("algorithm {0:?} is not accepted")]
     Algorithm(String),
     /// The header's `kid` is missing or names no known key.
@@ -249,13 +422,6 @@ pub enum TokenError {
     Subject,
 }
 
-/// Signs and verifies access tokens.
-#[derive(Debug, Clone)]
-pub struct TokenService {
-    keys: KeySet,
-    settings: TokenSettings,
-}
-
 /// A freshly issued access token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
@@ -267,11 +433,37 @@ pub struct AccessToken {
     pub expires_at: OffsetDateTime,
 }
 
-impl TokenService {
-    /// A service over `keys` with `settings`.
-    #[must_use]
-    pub fn new(keys: KeySet, settings: TokenSettings) -> Self {
-        Self { keys, settings }
+/// Signs access tokens with the signing key.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    kid: String,
+    key: EncodingKey,
+    settings: TokenSettings,
+}
+
+impl std::fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssuer")
+            .field("kid", &self.kid)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenIssuer {
+    /// An issuer signing with `keys`' signing key.
+    ///
+    /// # Errors
+    /// [`KeySetError::NoSigningKey`] (a set read with [`SigningKeys::from_secret`] always has it).
+    pub fn new(keys: &SigningKeys, settings: TokenSettings) -> Result<Self, KeySetError> {
+        let pkcs8 = keys
+            .signing_key()
+            .ok_or_else(|| KeySetError::NoSigningKey(keys.signing_kid.clone()))?;
+        Ok(Self {
+            kid: keys.signing_kid.clone(),
+            key: EncodingKey::from_ed_der(pkcs8),
+            settings,
+        })
     }
 
     /// The settings.
@@ -283,13 +475,13 @@ impl TokenService {
     /// Issues an access token for `user_id` with `role`, valid from `now` for the configured lifetime.
     ///
     /// # Errors
-    /// Only if the claims cannot be serialized, which does not happen for these types.
+    /// Only if signing fails, which does not happen with a key read by [`SigningKeys`].
     pub fn issue(
         &self,
         user_id: Uuid,
         role: Role,
         now: OffsetDateTime,
-    ) -> Result<AccessToken, serde_json::Error> {
+    ) -> Result<AccessToken, jsonwebtoken::errors::Error> {
         let jti = Uuid::new_v4();
         let expires_at = now + self.settings.access_ttl;
         let claims = Claims {
@@ -313,30 +505,49 @@ impl TokenService {
     /// Signs arbitrary claims with the signing key (tests build hostile tokens with it too).
     ///
     /// # Errors
-    /// Only if the claims cannot be serialized.
-    pub fn sign<C: Serialize>(&self, claims: &C) -> Result<String, serde_json::Error> {
-        let header = Header {
-            alg: ALGORITHM.to_owned(),
-            typ: Some("JWT".to_owned()),
-            kid: Some(self.keys.signing_kid.clone()),
-        };
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
-            URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?)
-        );
-        let signature = self
-            .keys
-            .mac(&self.keys.signing_kid)
-            .map(|mut mac| {
-                mac.update(signing_input.as_bytes());
-                mac.finalize().into_bytes().to_vec()
-            })
-            .unwrap_or_default();
-        Ok(format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(signature)
-        ))
+    /// Only if the claims cannot be serialized or signing fails.
+    pub fn sign<C: Serialize>(&self, claims: &C) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.key)
+    }
+}
+
+/// Verifies access tokens with the public keys.
+#[derive(Debug, Clone)]
+pub struct TokenVerifier {
+    keys: PublicKeys,
+    settings: TokenSettings,
+}
+
+impl TokenVerifier {
+    /// A verifier over `keys` with `settings` (the lifetime is not used).
+    #[must_use]
+    pub fn new(keys: PublicKeys, settings: TokenSettings) -> Self {
+        Self { keys, settings }
+    }
+
+    /// The keys it verifies with.
+    #[must_use]
+    pub fn keys(&self) -> &PublicKeys {
+        &self.keys
+    }
+
+    /// The same verifier over other keys (after a rotation).
+    #[must_use]
+    pub fn with_keys(&self, keys: PublicKeys) -> Self {
+        Self {
+            keys,
+            settings: self.settings.clone(),
+        }
+    }
+
+    /// The `kid` a token names, if it has a readable header: lets the caller reload the keys when
+    /// a token names one they do not know yet.
+    #[must_use]
+    pub fn kid_of(token: &str) -> Option<String> {
+        let header = token.split('.').next()?;
+        decode_json::<Header>(header).ok()?.kid
     }
 
     /// Verifies a compact JWT at time `now` (see the [module docs](self) for what is checked).
@@ -344,34 +555,30 @@ impl TokenService {
     /// # Errors
     /// The first [`TokenError`] found.
     pub fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Verified, TokenError> {
-        if token.len() > MAX_TOKEN_LEN {
+        if token.len() > MAX_TOKEN_LEN || token.split('.').count() != 3 {
             return Err(TokenError::Malformed);
         }
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(claims_b64), Some(signature_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed);
-        };
+        let header_b64 = token.split('.').next().unwrap_or_default();
         let header: Header = decode_json(header_b64)?;
         if header.alg != ALGORITHM {
             return Err(TokenError::Algorithm(header.alg));
         }
-        let mut mac = header
+        let key = header
             .kid
             .as_deref()
-            .and_then(|kid| self.keys.mac(kid))
+            .and_then(|kid| self.keys.keys.get(kid))
             .ok_or(TokenError::UnknownKey)?;
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature_b64)
-            .map_err(|_| TokenError::Malformed)?;
-        mac.update(header_b64.as_bytes());
-        mac.update(b".");
-        mac.update(claims_b64.as_bytes());
-        mac.verify_slice(&signature)
-            .map_err(|_| TokenError::Signature)?;
-
-        let claims: Claims = decode_json(claims_b64)?;
+        // The library checks the signature; the claims are checked below, against `now`.
+        let mut signature_only = Validation::new(Algorithm::EdDSA);
+        signature_only.validate_exp = false;
+        signature_only.validate_aud = false;
+        signature_only.required_spec_claims.clear();
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &signature_only)
+            .map_err(|error| match error.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::Signature,
+                _ => TokenError::Malformed,
+            })?
+            .claims;
         let now = now.unix_timestamp();
         let leeway = i64::try_from(LEEWAY.as_secs()).unwrap_or(0);
         if claims.exp.saturating_add(leeway) <= now {
@@ -427,10 +634,10 @@ impl SuccessorKey {
     /// A key of at least [`MIN_KEY_LEN`] bytes.
     ///
     /// # Errors
-    /// [`KeySetError::TooShort`] for a shorter one.
+    /// [`KeySetError::Key`] for a shorter one.
     pub fn new(key: Vec<u8>) -> Result<Self, KeySetError> {
         if key.len() < MIN_KEY_LEN {
-            return Err(KeySetError::TooShort("refresh rotation key".into()));
+            return Err(KeySetError::Key("refresh rotation key".into()));
         }
         Ok(Self(key))
     }
@@ -485,21 +692,24 @@ mod tests {
         assert!(SuccessorKey::new(vec![1; 8]).is_err());
     }
 
-    const SECRET: &str =
-        r#"{"kid":"k1","alg":"HS256","secret":"0123456789abcdef0123456789abcdef0123456789abcdef"}"#;
-
-    fn service() -> TokenService {
-        TokenService::new(
-            KeySet::from_secret(SECRET).unwrap(),
-            TokenSettings {
-                issuer: "https://storefront.test".into(),
-                audience: "storefront-api".into(),
-                access_ttl: Duration::from_secs(900),
-            },
-        )
+    fn settings() -> TokenSettings {
+        TokenSettings {
+            issuer: "https://storefront.test".into(),
+            audience: "storefront-api".into(),
+            access_ttl: Duration::from_secs(900),
+        }
     }
 
-    fn forge(header: &serde_json::Value, claims: &serde_json::Value, key: &[u8]) -> String {
+    fn verifier(keys: &SigningKeys) -> TokenVerifier {
+        let public = PublicKeys::from_jwks(&keys.jwks().unwrap().to_string()).unwrap();
+        TokenVerifier::new(public, settings())
+    }
+
+    fn issuer(keys: &SigningKeys) -> TokenIssuer {
+        TokenIssuer::new(keys, settings()).unwrap()
+    }
+
+    fn hmac_forge(header: &serde_json::Value, claims: &serde_json::Value, key: &[u8]) -> String {
         let input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),
@@ -526,11 +736,11 @@ mod tests {
 
     #[test]
     fn an_issued_token_verifies_and_carries_subject_and_role() {
-        let service = service();
+        let keys = SigningKeys::generate("k1").unwrap();
         let id = Uuid::now_v7();
-        let token = service.issue(id, Role::Seller, NOW).unwrap();
+        let token = issuer(&keys).issue(id, Role::Seller, NOW).unwrap();
         assert_eq!(token.expires_at, NOW + Duration::from_secs(900));
-        let verified = service.verify(&token.token, NOW).unwrap();
+        let verified = verifier(&keys).verify(&token.token, NOW).unwrap();
         assert_eq!(
             verified,
             Verified {
@@ -542,156 +752,203 @@ mod tests {
             decode_json(token.token.split('.').next().unwrap()).unwrap();
         assert_eq!(
             header,
-            serde_json::json!({"alg": "HS256", "typ": "JWT", "kid": "k1"})
+            serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": "k1"})
         );
+        assert_eq!(TokenVerifier::kid_of(&token.token).as_deref(), Some("k1"));
     }
 
     #[test]
     fn expiry_and_not_before_allow_only_the_leeway() {
-        let service = service();
-        let token = service.issue(Uuid::now_v7(), Role::Customer, NOW).unwrap();
+        let keys = SigningKeys::generate("k1").unwrap();
+        let verifier = verifier(&keys);
+        let token = issuer(&keys)
+            .issue(Uuid::now_v7(), Role::Customer, NOW)
+            .unwrap();
         let at = |secs: i64| NOW + time::Duration::seconds(secs);
-        assert!(service.verify(&token.token, at(900 + 29)).is_ok());
+        assert!(verifier.verify(&token.token, at(900 + 29)).is_ok());
         assert_eq!(
-            service.verify(&token.token, at(900 + 30)),
+            verifier.verify(&token.token, at(900 + 30)),
             Err(TokenError::Expired)
         );
-        assert!(service.verify(&token.token, at(-29)).is_ok());
+        assert!(verifier.verify(&token.token, at(-29)).is_ok());
         assert_eq!(
-            service.verify(&token.token, at(-31)),
+            verifier.verify(&token.token, at(-31)),
             Err(TokenError::NotYetValid)
         );
     }
 
     #[test]
-    fn alg_none_and_other_algorithms_are_rejected_before_any_key_is_used() {
-        let service = service();
+    fn alg_none_and_hs256_keyed_with_the_public_key_are_rejected_before_any_key_is_used() {
+        let keys = SigningKeys::generate("k1").unwrap();
+        let verifier = verifier(&keys);
         let body = URL_SAFE_NO_PAD.encode(claims(NOW).to_string());
         let none = format!(
             "{}.{body}.",
             URL_SAFE_NO_PAD.encode(r#"{"alg":"none","kid":"k1"}"#)
         );
         assert_eq!(
-            service.verify(&none, NOW),
+            verifier.verify(&none, NOW),
             Err(TokenError::Algorithm("none".into()))
         );
-        // HS/RS confusion: an RS256 header over an HMAC made with the (public) key material.
-        let key = b"0123456789abcdef0123456789abcdef0123456789abcdef";
-        let rs = forge(
-            &serde_json::json!({"alg": "RS256", "kid": "k1"}),
-            &claims(NOW),
-            key,
-        );
-        assert_eq!(
-            service.verify(&rs, NOW),
-            Err(TokenError::Algorithm("RS256".into()))
-        );
-        let hs = forge(
-            &serde_json::json!({"alg": "HS256", "kid": "k1"}),
-            &claims(NOW),
-            key,
-        );
-        assert!(service.verify(&hs, NOW).is_ok());
+        // Key confusion: an HMAC made with the public key, which anyone can read from the JWKS.
+        let jwks = keys.jwks().unwrap();
+        let public = URL_SAFE_NO_PAD
+            .decode(jwks["keys"][0]["x"].as_str().unwrap())
+            .unwrap();
+        for alg in ["HS256", "HS512", "RS256", "ES256"] {
+            let forged = hmac_forge(
+                &serde_json::json!({"alg": alg, "kid": "k1"}),
+                &claims(NOW),
+                &public,
+            );
+            assert_eq!(
+                verifier.verify(&forged, NOW),
+                Err(TokenError::Algorithm(alg.into()))
+            );
+        }
     }
 
     #[test]
     fn wrong_key_tampering_and_wrong_claims_are_rejected() {
-        let service = service();
-        let header = serde_json::json!({"alg": "HS256", "kid": "k1"});
-        let wrong_key = forge(&header, &claims(NOW), &[7_u8; 48]);
-        assert_eq!(service.verify(&wrong_key, NOW), Err(TokenError::Signature));
-        let unknown_kid = forge(
-            &serde_json::json!({"alg": "HS256", "kid": "k9"}),
-            &claims(NOW),
-            &[7_u8; 48],
-        );
+        let keys = SigningKeys::generate("k1").unwrap();
+        let verifier = verifier(&keys);
+        let issuer = issuer(&keys);
+        // Another key under the same kid, and a kid nobody knows.
+        let impostor = self::issuer(&SigningKeys::generate("k1").unwrap());
         assert_eq!(
-            service.verify(&unknown_kid, NOW),
+            verifier.verify(&impostor.sign(&claims(NOW)).unwrap(), NOW),
+            Err(TokenError::Signature)
+        );
+        let stranger = self::issuer(&SigningKeys::generate("k9").unwrap());
+        assert_eq!(
+            verifier.verify(&stranger.sign(&claims(NOW)).unwrap(), NOW),
             Err(TokenError::UnknownKey)
         );
 
-        let token = service.issue(Uuid::now_v7(), Role::Customer, NOW).unwrap();
+        let token = issuer.issue(Uuid::now_v7(), Role::Customer, NOW).unwrap();
         let mut parts: Vec<&str> = token.token.split('.').collect();
         let mut tampered = claims(NOW);
         tampered["role"] = "admin".into();
         let tampered_b64 = URL_SAFE_NO_PAD.encode(tampered.to_string());
         parts[1] = &tampered_b64;
         assert_eq!(
-            service.verify(&parts.join("."), NOW),
+            verifier.verify(&parts.join("."), NOW),
             Err(TokenError::Signature)
         );
 
-        let key = b"0123456789abcdef0123456789abcdef0123456789abcdef";
+        let signed = |claims: &serde_json::Value| issuer.sign(claims).unwrap();
         let mut wrong_aud = claims(NOW);
         wrong_aud["aud"] = "another-api".into();
         assert_eq!(
-            service.verify(&forge(&header, &wrong_aud, key), NOW),
+            verifier.verify(&signed(&wrong_aud), NOW),
             Err(TokenError::Audience)
         );
         let mut many_aud = claims(NOW);
         many_aud["aud"] = serde_json::json!(["other", "storefront-api"]);
-        assert!(service.verify(&forge(&header, &many_aud, key), NOW).is_ok());
+        assert!(verifier.verify(&signed(&many_aud), NOW).is_ok());
         let mut wrong_iss = claims(NOW);
         wrong_iss["iss"] = "https://evil.test".into();
         assert_eq!(
-            service.verify(&forge(&header, &wrong_iss, key), NOW),
+            verifier.verify(&signed(&wrong_iss), NOW),
             Err(TokenError::Issuer)
         );
         let mut bad_role = claims(NOW);
         bad_role["role"] = "root".into();
         assert_eq!(
-            service.verify(&forge(&header, &bad_role, key), NOW),
+            verifier.verify(&signed(&bad_role), NOW),
             Err(TokenError::Subject)
         );
         for junk in ["", "a.b", "a.b.c.d", "!!.??.**", &"a".repeat(5000)] {
-            assert_eq!(service.verify(junk, NOW), Err(TokenError::Malformed));
+            assert_eq!(verifier.verify(junk, NOW), Err(TokenError::Malformed));
         }
     }
 
     #[test]
-    fn a_key_set_signs_with_the_signing_kid_and_verifies_older_keys() {
-        let old = service()
+    fn a_rotated_set_signs_with_the_new_key_and_still_verifies_older_tokens() {
+        let first = SigningKeys::generate("k1").unwrap();
+        let old = issuer(&first)
             .issue(Uuid::now_v7(), Role::Customer, NOW)
             .unwrap();
-        let set = r#"{"signingKid":"k2","keys":[
-            {"kid":"k2","alg":"HS256","secret":"ffffffffffffffffffffffffffffffffffffffffffffffff"},
-            {"kid":"k1","alg":"HS256","secret":"0123456789abcdef0123456789abcdef0123456789abcdef"}]}"#;
-        let rotated = TokenService::new(
-            KeySet::from_secret(set).unwrap(),
-            service().settings().clone(),
-        );
-        assert!(rotated.verify(&old.token, NOW).is_ok());
-        let new = rotated.issue(Uuid::now_v7(), Role::Customer, NOW).unwrap();
-        assert!(rotated.verify(&new.token, NOW).is_ok());
+        let rotated = first.rotated("k2", KEPT_KEYS).unwrap();
+        assert_eq!(rotated.kids(), ["k2", "k1"]);
+        assert_eq!(rotated.signing_kid(), "k2");
+        let new = issuer(&rotated)
+            .issue(Uuid::now_v7(), Role::Customer, NOW)
+            .unwrap();
+        assert!(verifier(&rotated).verify(&old.token, NOW).is_ok());
+        assert!(verifier(&rotated).verify(&new.token, NOW).is_ok());
+        // A verifier that has not reloaded the keys does not know the new one yet.
         assert_eq!(
-            service().verify(&new.token, NOW),
+            verifier(&first).verify(&new.token, NOW),
             Err(TokenError::UnknownKey)
         );
+        let kept = rotated
+            .rotated("k3", KEPT_KEYS)
+            .unwrap()
+            .rotated("k4", KEPT_KEYS)
+            .unwrap();
+        assert_eq!(kept.kids(), ["k4", "k3", "k2"]);
+        assert!(matches!(
+            kept.rotated("k3", KEPT_KEYS),
+            Err(KeySetError::DuplicateKid(_))
+        ));
     }
 
     #[test]
-    fn bad_key_sets_are_refused_without_echoing_the_key() {
-        let short = r#"{"kid":"k1","alg":"HS256","secret":"short"}"#;
-        assert_eq!(
-            KeySet::from_secret(short).unwrap_err(),
-            KeySetError::TooShort("k1".into())
+    fn key_sets_round_trip_and_bad_ones_are_refused_without_echoing_the_key() {
+        let keys = SigningKeys::generate("k1")
+            .unwrap()
+            .rotated("k2", 3)
+            .unwrap();
+        let secret = keys.to_secret();
+        let read = SigningKeys::from_secret(&secret).unwrap().unwrap();
+        assert_eq!(read.kids(), ["k2", "k1"]);
+        assert_eq!(read.jwks().unwrap(), keys.jwks().unwrap());
+        assert!(
+            SigningKeys::from_secret(r#"{"keys": []}"#)
+                .unwrap()
+                .is_none()
         );
-        let rs = r#"{"kid":"k1","alg":"RS256","secret":"0123456789abcdef0123456789abcdef0"}"#;
+
+        let private = keys.to_secret();
+        let text: serde_json::Value = serde_json::from_str(&private).unwrap();
+        let material = text["keys"][0]["privateKey"].as_str().unwrap().to_owned();
+        let debug = format!("{read:?}");
+        assert!(!debug.contains(&material[..16]), "{debug}");
+
+        let hs = r#"{"keys":[{"kid":"k1","alg":"HS256","privateKey":"c2hvcnQ"}]}"#;
         assert!(matches!(
-            KeySet::from_secret(rs),
+            SigningKeys::from_secret(hs),
             Err(KeySetError::Algorithm { .. })
         ));
-        let missing = r#"{"signingKid":"k3","keys":[{"kid":"k1","alg":"HS256","secret":"0123456789abcdef0123456789abcdef0"}]}"#;
+        let junk = r#"{"keys":[{"kid":"k1","alg":"EdDSA","privateKey":"bm90IGEga2V5"}]}"#;
         assert_eq!(
-            KeySet::from_secret(missing).unwrap_err(),
-            KeySetError::NoSigningKey("k3".into())
+            SigningKeys::from_secret(junk).unwrap_err(),
+            KeySetError::Key("k1".into())
+        );
+        let mut missing = text.clone();
+        missing["signingKid"] = "k9".into();
+        assert_eq!(
+            SigningKeys::from_secret(&missing.to_string()).unwrap_err(),
+            KeySetError::NoSigningKey("k9".into())
         );
         assert!(matches!(
-            KeySet::from_secret("not json"),
+            SigningKeys::from_secret("not json"),
             Err(KeySetError::Shape(_))
         ));
-        let debug = format!("{:?}", KeySet::from_secret(SECRET).unwrap());
-        assert!(!debug.contains("0123456789abcdef"), "{debug}");
+
+        assert!(PublicKeys::from_jwks(r#"{"keys": []}"#).unwrap().is_empty());
+        let rsa = r#"{"keys":[{"kid":"r","kty":"RSA","crv":"","x":"AAAA"}]}"#;
+        assert_eq!(
+            PublicKeys::from_jwks(rsa).unwrap_err(),
+            KeySetError::Key("r".into())
+        );
+        let hs_public =
+            r#"{"keys":[{"kid":"h","kty":"OKP","crv":"Ed25519","alg":"HS256","x":"AAAA"}]}"#;
+        assert!(matches!(
+            PublicKeys::from_jwks(hs_public),
+            Err(KeySetError::Algorithm { .. })
+        ));
     }
 
     #[test]

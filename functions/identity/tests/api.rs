@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use bytes::Bytes;
+use hmac::{Hmac, Mac as _};
 use http::Method;
-use identity::tokens::{KeySet, TokenService, TokenSettings};
+use identity::tokens::{PublicKeys, SigningKeys, TokenIssuer, TokenSettings, TokenVerifier};
 use local::testing::{self, TestResponse, TestStack};
 use serde_json::{Value, json};
 use shared::auth::Role;
@@ -108,28 +109,35 @@ async fn refresh(stack: &TestStack, refresh_token: &str) -> TestResponse {
     .await
 }
 
-/// The token service the stack's functions use, built from the stack's own secret.
-async fn stack_tokens(stack: &TestStack) -> (TokenService, String) {
+/// What the stack's functions sign and verify with, from the stack's own secrets: the signer
+/// (as login has it), the verifier (as the authorizer has it) and the public key set's text.
+async fn stack_tokens(stack: &TestStack) -> (TokenIssuer, TokenVerifier, String) {
     let secrets = aws_sdk_secretsmanager::Client::new(stack.stack().sdk_config());
-    let secret = secrets
-        .get_secret_value()
-        .secret_id("test/jwt-signing-keys")
-        .send()
-        .await
-        .unwrap();
-    let text = secret.secret_string().unwrap().to_owned();
-    (service(&text), text)
+    let mut texts = Vec::new();
+    for id in ["test/jwt-signing-keys", "test/jwt-public-keys"] {
+        let secret = secrets
+            .get_secret_value()
+            .secret_id(id)
+            .send()
+            .await
+            .unwrap();
+        texts.push(secret.secret_string().unwrap().to_owned());
+    }
+    let keys = SigningKeys::from_secret(&texts[0]).unwrap().unwrap();
+    let public = PublicKeys::from_jwks(&texts[1]).unwrap();
+    (
+        TokenIssuer::new(&keys, settings()).unwrap(),
+        TokenVerifier::new(public, settings()),
+        texts.swap_remove(1),
+    )
 }
 
-fn service(secret: &str) -> TokenService {
-    TokenService::new(
-        KeySet::from_secret(secret).unwrap(),
-        TokenSettings {
-            issuer: "https://test.storefront".into(),
-            audience: "storefront-api".into(),
-            access_ttl: Duration::from_secs(900),
-        },
-    )
+fn settings() -> TokenSettings {
+    TokenSettings {
+        issuer: "https://test.storefront".into(),
+        audience: "storefront-api".into(),
+        access_ttl: Duration::from_secs(900),
+    }
 }
 
 fn claims(user: Uuid, role: &str, now: i64) -> Value {
@@ -170,8 +178,12 @@ async fn a_customer_registers_logs_in_and_manages_the_profile() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(header["alg"], "HS256");
-    assert_eq!(header["kid"], "k1");
+    assert_eq!(header["alg"], "EdDSA");
+    assert!(
+        header["kid"]
+            .as_str()
+            .is_some_and(|kid| kid.starts_with('k'))
+    );
 
     let me = send(
         &stack,
@@ -528,27 +540,58 @@ async fn the_authorizer_rejects_forged_expired_and_misdirected_tokens() {
     let stack = stack().await;
     let tokens = signed_up(&stack, "target@example.com").await;
     let user: Uuid = tokens["user"]["id"].as_str().unwrap().parse().unwrap();
-    let (genuine, secret) = stack_tokens(&stack).await;
+    let (genuine, verifier, jwks) = stack_tokens(&stack).await;
     let now = now();
+    let kid = TokenVerifier::kid_of(access(&tokens)).unwrap();
 
     // The genuine service's own signature is accepted, so the failures below are about the attack.
     let valid = genuine.sign(&claims(user, "customer", now)).unwrap();
     let me = send(&stack, Method::GET, "/v1/users/me", Some(&valid), None).await;
     assert_eq!(me.status, 200, "{}", me.text());
 
+    // The public key set is served, holds no private part, and verifies the login's token.
+    let served = send(&stack, Method::GET, "/.well-known/jwks.json", None, None).await;
+    assert_eq!(served.status, 200, "{}", served.text());
+    assert_eq!(served.json(), serde_json::from_str::<Value>(&jwks).unwrap());
+    assert!(
+        !jwks.contains("privateKey") && !jwks.contains("\"d\""),
+        "{jwks}"
+    );
+    let public = URL_SAFE_NO_PAD
+        .decode(served.json()["keys"][0]["x"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        verifier
+            .verify(access(&tokens), time::OffsetDateTime::now_utc())
+            .is_ok()
+    );
+
     let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
     let admin_claims = claims(user, "admin", now);
     let alg_none = format!(
         "{}.{}.",
-        b64(&json!({"alg": "none", "typ": "JWT", "kid": "k1"})),
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})),
         b64(&admin_claims)
     );
-    let wrong_key = service(
-        &json!({"kid": "k1", "alg": "HS256", "secret": "an attacker's key of at least 32 bytes"})
-            .to_string(),
-    )
-    .sign(&admin_claims)
-    .unwrap();
+    // Another key under the stack's kid.
+    let wrong_key = TokenIssuer::new(&SigningKeys::generate(&kid).unwrap(), settings())
+        .unwrap()
+        .sign(&admin_claims)
+        .unwrap();
+    // Key confusion: HS256 keyed with the public key, which anyone can fetch.
+    let hs256_public = {
+        let input = format!(
+            "{}.{}",
+            b64(&json!({"alg": "HS256", "typ": "JWT", "kid": kid})),
+            b64(&admin_claims)
+        );
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&public).unwrap();
+        mac.update(input.as_bytes());
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    };
     let mut expired = claims(user, "customer", now - 3600);
     expired["exp"] = json!(now - 120);
     let mut not_yet = claims(user, "customer", now);
@@ -565,13 +608,13 @@ async fn the_authorizer_rejects_forged_expired_and_misdirected_tokens() {
         parts[1] = b64(&payload);
         parts.join(".")
     };
-    // HS/RS confusion: an RS256 header over an HMAC of the right key.
+    // The genuine signature under another algorithm's name.
     let rs256 = {
         let signed = genuine.sign(&admin_claims).unwrap();
         let parts: Vec<&str> = signed.split('.').collect();
         format!(
             "{}.{}.{}",
-            b64(&json!({"alg": "RS256", "kid": "k1"})),
+            b64(&json!({"alg": "RS256", "kid": kid})),
             parts[1],
             parts[2]
         )
@@ -579,6 +622,7 @@ async fn the_authorizer_rejects_forged_expired_and_misdirected_tokens() {
     let attacks = [
         ("alg none", alg_none),
         ("wrong key", wrong_key),
+        ("HS256 keyed with the public key", hs256_public),
         ("expired", genuine.sign(&expired).unwrap()),
         ("not yet valid", genuine.sign(&not_yet).unwrap()),
         ("wrong audience", genuine.sign(&wrong_aud).unwrap()),
@@ -595,7 +639,6 @@ async fn the_authorizer_rejects_forged_expired_and_misdirected_tokens() {
     let anonymous = send(&stack, Method::GET, "/v1/users/me", None, None).await;
     assert_eq!(anonymous.status, 401);
     assert_eq!(anonymous.json(), json!({"message": "Unauthorized"}));
-    assert!(secret.contains("\"kid\""));
     stack.shutdown().await;
 }
 
@@ -905,9 +948,9 @@ async fn the_first_admin_changes_roles_but_never_demotes_the_last_admin() {
         .await
         .json();
     assert_eq!(refreshed["user"]["role"], "seller");
-    let (genuine, _) = stack_tokens(&stack).await;
+    let (_, verifier, _) = stack_tokens(&stack).await;
     assert_eq!(
-        genuine
+        verifier
             .verify(access(&refreshed), time::OffsetDateTime::now_utc())
             .unwrap()
             .role,
@@ -1145,5 +1188,93 @@ async fn a_login_rehashes_a_password_stored_at_an_older_cost() {
             .status,
         200
     );
+    stack.shutdown().await;
+}
+
+/// Accepts one HTTP request (a custom resource's answer) and says 200; returns its URL and the
+/// body it received.
+async fn answer_sink() -> (String, tokio::task::JoinHandle<String>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/answer", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut received = Vec::new();
+        let mut chunk = [0_u8; 4096];
+        loop {
+            let n = socket.read(&mut chunk).await.unwrap();
+            received.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&received).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    socket
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        )
+                        .await
+                        .unwrap();
+                    return body.to_owned();
+                }
+            }
+            assert!(n > 0, "the answer ended early");
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rotated_signing_key_is_accepted_at_once_and_older_tokens_stay_valid() {
+    use identity::handlers::{custom_resource, jwt_keys};
+    let stack = stack().await;
+    let tokens = signed_up(&stack, "rotation@example.com").await;
+    let user: Uuid = tokens["user"]["id"].as_str().unwrap().parse().unwrap();
+    let before = access(&tokens).to_owned();
+    let me = |token: String| {
+        let stack = &stack;
+        async move {
+            send(stack, Method::GET, "/v1/users/me", Some(&token), None)
+                .await
+                .status
+        }
+    };
+    assert_eq!(me(before.clone()).await, 200);
+
+    // What a deployment with a new JwtKeyRotation value sends: an Update of the custom resource.
+    let (url, answer) = answer_sink().await;
+    let mut event: Value =
+        serde_json::from_str(include_str!("../../../events/jwt-keys.json")).unwrap();
+    event["RequestType"] = json!("Update");
+    event["ResponseURL"] = json!(url);
+    event["PhysicalResourceId"] = json!("jwt-keys");
+    event["ResourceProperties"]["SigningKeysSecretArn"] = json!("test/jwt-signing-keys");
+    event["ResourceProperties"]["PublicKeysSecretArn"] = json!("test/jwt-public-keys");
+    event["OldResourceProperties"] = event["ResourceProperties"].clone();
+    event["ResourceProperties"]["Rotation"] = json!("2");
+    let maker = jwt_keys::KeyMaker {
+        secrets: aws_sdk_secretsmanager::Client::new(stack.stack().sdk_config()),
+        http: custom_resource::https_client().unwrap(),
+    };
+    assert_eq!(jwt_keys::handle(&maker, event).await.unwrap(), "SUCCESS");
+    let answer: Value = serde_json::from_str(&answer.await.unwrap()).unwrap();
+    assert_eq!(answer["Status"], "SUCCESS");
+
+    let (issuer, _, jwks) = stack_tokens(&stack).await;
+    let jwks: Value = serde_json::from_str(&jwks).unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 2);
+    let after = issuer.sign(&claims(user, "customer", now())).unwrap();
+    let new_kid = TokenVerifier::kid_of(&after).unwrap();
+    assert_eq!(answer["Data"]["SigningKid"], new_kid.as_str());
+    assert_ne!(Some(new_kid), TokenVerifier::kid_of(&before));
+    // The warm authorizer learns the new key from the token that names it; the old one still counts.
+    assert_eq!(me(after).await, 200);
+    assert_eq!(me(before).await, 200);
     stack.shutdown().await;
 }

@@ -2,7 +2,10 @@
 
 use identity::{
     aws_config,
-    handlers::bootstrap_admin::{self, Bootstrap},
+    handlers::{
+        bootstrap_admin::{self, Bootstrap},
+        custom_resource,
+    },
     hasher_from_env, store_from_env,
 };
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -18,7 +21,7 @@ async fn main() -> Result<(), Error> {
         store: store_from_env(&env, &config)?,
         hasher: hasher_from_env(&env)?,
         secrets: aws_sdk_secretsmanager::Client::new(&config),
-        http: bootstrap_admin::https_client()?,
+        http: custom_resource::https_client()?,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| async {
         bootstrap_admin::handle(&state, event.payload)

@@ -13,11 +13,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    Accounts,
+    Accounts, Issuing,
     domain::{Email, PASSWORD_MAX_CHARS},
     handlers::views::{TokenPair, TokenUser},
     store::Attempt,
-    tokens,
+    tokens::{self, TokenIssuer},
 };
 
 /// The request body.
@@ -59,10 +59,11 @@ fn invalid_credentials() -> ApiError {
 )]
 #[tracing::instrument(skip_all)]
 pub async fn handle(
-    accounts: &Accounts,
+    issuing: &Issuing,
     req: Request,
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
+    let accounts = &issuing.accounts;
     let body: LoginRequest = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     // Neither check reveals anything about accounts: the rules are public.
     let Ok(email) = Email::parse(&body.email) else {
@@ -106,7 +107,7 @@ pub async fn handle(
     if accounts.hasher.needs_rehash(&user.password_hash) {
         rehash(accounts, &user.password_hash, user.id, password).await;
     }
-    let pair = open_session(accounts, user.id, email.as_str(), user.role, now).await?;
+    let pair = open_session(issuing, user.id, email.as_str(), user.role, now).await?;
     tracing::info!(user_id = %user.id, "user logged in");
     metrics::count(Business::Logins);
     http::ok(ctx, &pair)
@@ -134,12 +135,13 @@ async fn rehash(accounts: &Accounts, old: &str, user_id: Uuid, password: String)
 /// Starts a session for `user_id`, who logged in as `email`: a new refresh-token family, the
 /// email's failed attempts forgotten, and a first access token.
 async fn open_session(
-    accounts: &Accounts,
+    issuing: &Issuing,
     user_id: Uuid,
     email: &str,
     role: Role,
     now: OffsetDateTime,
 ) -> Result<TokenPair, ApiError> {
+    let accounts = &issuing.accounts;
     let refresh_token = tokens::new_refresh_token();
     // Stored in whole seconds: answer the same instant a refresh will.
     let session_ends = now + accounts.session_ttl;
@@ -153,26 +155,32 @@ async fn open_session(
             session_ends,
         )
         .await?;
-    token_pair(accounts, user_id, role, refresh_token, session_ends, now)
+    token_pair(
+        &issuing.tokens,
+        user_id,
+        role,
+        refresh_token,
+        session_ends,
+        now,
+    )
 }
 
 /// The answer carrying a new access token and `refresh_token`.
 pub(crate) fn token_pair(
-    accounts: &Accounts,
+    tokens: &TokenIssuer,
     user_id: Uuid,
     role: Role,
     refresh_token: String,
     session_ends: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<TokenPair, ApiError> {
-    let access = accounts
-        .tokens
+    let access = tokens
         .issue(user_id, role, now)
         .context("sign an access token")?;
     Ok(TokenPair {
         access_token: access.token,
         token_type: "Bearer",
-        expires_in: accounts.tokens.settings().access_ttl.as_secs(),
+        expires_in: tokens.settings().access_ttl.as_secs(),
         refresh_token,
         refresh_token_expires_at: shared::time::to_rfc3339(session_ends),
         user: TokenUser { id: user_id, role },

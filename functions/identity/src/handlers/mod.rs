@@ -3,8 +3,11 @@
 pub mod authorize;
 pub mod bootstrap_admin;
 pub mod create_address;
+pub mod custom_resource;
 pub mod delete_address;
+pub mod get_jwks;
 pub mod get_profile;
+pub mod jwt_keys;
 pub mod list_addresses;
 pub mod login;
 pub mod logout;
@@ -22,6 +25,7 @@ use shared::http::id_in_path;
 pub(crate) mod samples {
     shared::sample_events! {
         register => "register.json",
+        get_jwks => "get-jwks.json",
         login => "login.json",
         refresh => "refresh.json",
         logout => "logout.json",

@@ -9,7 +9,7 @@ use shared::{
 };
 
 use crate::{
-    Accounts, StartError,
+    Issuing, StartError,
     handlers::login::token_pair,
     store::Rotation,
     tokens::{SuccessorKey, looks_like_refresh_token, refresh_token_hash, successor_token},
@@ -19,11 +19,12 @@ use crate::{
 /// (`REFRESH_GRACE_SECONDS`, template parameter `RefreshGraceSeconds`).
 pub const DEFAULT_GRACE_SECS: i64 = 10;
 
-/// The refresh function's state: the accounts, the key successors are derived with, and the grace.
+/// The refresh function's state: the accounts and the signer, the key successors are derived
+/// with, and the grace.
 #[derive(Debug, Clone)]
 pub struct Refresher {
-    /// What every identity function shares.
-    pub accounts: Accounts,
+    /// The accounts and the signer.
+    pub issuing: Issuing,
     /// From the secret named by `REFRESH_KEY_ARN`.
     pub successor_key: SuccessorKey,
     /// How long a retried refresh gets the same successor.
@@ -31,13 +32,13 @@ pub struct Refresher {
 }
 
 impl Refresher {
-    /// [`Accounts::from_env`], the successor key from the secret named by `REFRESH_KEY_ARN`, and
+    /// [`Issuing::from_env`], the successor key from the secret named by `REFRESH_KEY_ARN`, and
     /// `REFRESH_GRACE_SECONDS` (default [`DEFAULT_GRACE_SECS`], at most 60).
     ///
     /// # Errors
     /// A missing or malformed variable, or an unreadable or short secret.
     pub async fn load(env: &Env) -> Result<Self, StartError> {
-        let accounts = Accounts::from_env(env).await?;
+        let issuing = Issuing::from_env(env).await?;
         let config = shared::config::aws().await;
         let secret_id = env.required("REFRESH_KEY_ARN")?;
         let key =
@@ -51,7 +52,7 @@ impl Refresher {
             return Err(ConfigError::invalid("REFRESH_GRACE_SECONDS", "expected 0 to 60").into());
         }
         Ok(Self {
-            accounts,
+            issuing,
             successor_key,
             grace_secs,
         })
@@ -95,7 +96,7 @@ pub async fn handle(
     req: Request,
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
-    let accounts = &refresher.accounts;
+    let accounts = &refresher.issuing.accounts;
     let body: RefreshRequest = http::parse_json_limited(&req, http::SMALL_BODY_LIMIT)?;
     let invalid = || {
         ApiError::unauthorized("The refresh token is not valid.").with_code("INVALID_REFRESH_TOKEN")
@@ -130,7 +131,14 @@ pub async fn handle(
             let Some(user) = accounts.store.user(user_id).await? else {
                 return Err(invalid());
             };
-            let pair = token_pair(accounts, user.id, user.role, next, family_expires_at, now)?;
+            let pair = token_pair(
+                &refresher.issuing.tokens,
+                user.id,
+                user.role,
+                next,
+                family_expires_at,
+                now,
+            )?;
             http::ok(ctx, &pair)
         }
         Rotation::Unknown => Err(invalid()),
