@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Contract fuzzing at depth: the contract test (functions/platform/tests/contract.rs) with
-# CONTRACT_MAX_EXAMPLES cases per operation and phase (default 60: over 5,000 cases per caller),
+# CONTRACT_MAX_EXAMPLES cases per operation and phase (default 100: over 5,000 cases in all),
 # as a customer and as an admin, through the local stack. Prints the cases run and their outcome.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export CONTRACT_MAX_EXAMPLES="${CONTRACT_MAX_EXAMPLES:-60}"
+export CONTRACT_MAX_EXAMPLES="${CONTRACT_MAX_EXAMPLES:-100}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 start=$(date +%s)

@@ -196,6 +196,49 @@ fn route_key(req: &Request) -> String {
     .unwrap_or_else(|| format!("{} {}", req.method(), req.uri().path()))
 }
 
+/// A JSON document fixed for the life of a function instance (the API description, a public key
+/// set): serialized once, answered with a strong `ETag` and `Cache-Control: public`, and a 304 to
+/// an `If-None-Match` that names it.
+#[derive(Debug, Clone)]
+pub struct FixedJson {
+    text: String,
+    etag: String,
+}
+
+impl FixedJson {
+    /// The document `text` (JSON).
+    #[must_use]
+    pub fn new(text: String) -> Self {
+        let etag = entity_tag(text.as_bytes());
+        Self { text, etag }
+    }
+
+    /// The document's text.
+    #[must_use]
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// 200 with the document (or 304), cacheable for `max_age` seconds.
+    ///
+    /// # Errors
+    /// As [`cacheable_text`].
+    pub fn answer(
+        &self,
+        ctx: &RequestContext,
+        req: &Request,
+        max_age: u32,
+    ) -> Result<Response<Body>, ApiError> {
+        cacheable_text(
+            ctx,
+            req,
+            self.text.clone(),
+            &self.etag,
+            Caching::Public { max_age },
+        )
+    }
+}
+
 /// The headers every answer carries: `x-content-type-options: nosniff`, so a browser never
 /// guesses another type than the one sent, and `cache-control: no-store` unless the handler chose
 /// its caching ([`cacheable`]), so profiles, tokens, carts and errors are never kept by a cache.

@@ -6,7 +6,7 @@
 //!   latency (API Gateway emulation, the function, argon2id and the emulator's DynamoDB);
 //! - times one DynamoDB read against the emulator, for scale;
 //! - starts the `authorizer` binary `COLD_STARTS` times (default 25) against the stack's Secrets Manager
-//!   and prints process start → first Runtime API poll (which includes reading the signing key),
+//!   and prints process start → first Runtime API poll (which includes reading the public keys),
 //!   → first decision, and peak RSS.
 
 use std::{collections::BTreeSet, time::Instant};

@@ -2,17 +2,11 @@
 //! Public and cacheable; anyone may check a token, nobody can make one with these.
 
 use lambda_http::{Body, Request, Response};
-use shared::{
-    ApiError, RequestContext,
-    http::{self, Caching},
-};
+use shared::{ApiError, RequestContext, http::FixedJson};
 
-/// The key set, read once per cold start, and its entity tag.
+/// The key set, read once per cold start.
 #[derive(Debug, Clone)]
-pub struct KeySet {
-    text: String,
-    etag: String,
-}
+pub struct KeySet(FixedJson);
 
 impl KeySet {
     /// The key set `jwks` (a JWKS document, as the public keys secret holds it).
@@ -23,9 +17,7 @@ impl KeySet {
         crate::tokens::PublicKeys::from_jwks(jwks)?;
         let value: serde_json::Value = serde_json::from_str(jwks)
             .map_err(|e| crate::tokens::KeySetError::Shape(e.to_string()))?;
-        let text = value.to_string();
-        let etag = http::entity_tag(text.as_bytes());
-        Ok(Self { text, etag })
+        Ok(Self(FixedJson::new(value.to_string())))
     }
 }
 
@@ -58,15 +50,7 @@ pub async fn handle(
     req: Request,
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
-    http::cacheable_text(
-        ctx,
-        &req,
-        keys.text.clone(),
-        &keys.etag,
-        Caching::Public {
-            max_age: MAX_AGE_SECS,
-        },
-    )
+    keys.0.answer(ctx, &req, MAX_AGE_SECS)
 }
 
 #[cfg(test)]

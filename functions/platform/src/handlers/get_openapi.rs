@@ -1,25 +1,17 @@
 //! `GET /v1/openapi.json`: the API's OpenAPI document. Public and cacheable.
 
 use lambda_http::{Body, Request, Response};
-use shared::{
-    ApiError, RequestContext,
-    http::{self, Caching},
-};
+use shared::{ApiError, RequestContext, http::FixedJson};
 
-/// The document, serialized once per cold start, and its entity tag.
+/// The document, serialized once per cold start.
 #[derive(Debug, Clone)]
-pub struct Document {
-    text: String,
-    etag: String,
-}
+pub struct Document(FixedJson);
 
 impl Document {
     /// Builds the document ([`crate::openapi::document`]).
     #[must_use]
     pub fn load() -> Self {
-        let text = crate::openapi::document_text();
-        let etag = http::entity_tag(text.as_bytes());
-        Self { text, etag }
+        Self(FixedJson::new(crate::openapi::document_text()))
     }
 }
 
@@ -52,15 +44,7 @@ pub async fn handle(
     req: Request,
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
-    http::cacheable_text(
-        ctx,
-        &req,
-        document.text.clone(),
-        &document.etag,
-        Caching::Public {
-            max_age: MAX_AGE_SECS,
-        },
-    )
+    document.0.answer(ctx, &req, MAX_AGE_SECS)
 }
 
 #[cfg(test)]
