@@ -11,7 +11,7 @@ use crate::{
     store::CategoryChanges,
 };
 
-const ATTEMPTS: usize = 5;
+const ATTEMPTS: u32 = 5;
 
 /// The request body: the fields to change.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -86,7 +86,10 @@ pub async fn handle(
     let id = id_in_path(&req, "categoryId", "category")?;
     let patch: CategoryPatch = http::parse_json(&req)?;
     let changes = changes(&patch)?;
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            shared::dynamo::backoff(attempt - 1).await;
+        }
         let current = catalog
             .store
             .category(id)

@@ -20,7 +20,7 @@ use crate::{
 };
 
 /// How often a change is re-applied after losing a race (without `If-Match`).
-const ATTEMPTS: usize = 5;
+const ATTEMPTS: u32 = 5;
 
 /// The request body: the fields to change; absent fields keep their value.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -106,7 +106,10 @@ pub async fn change(
     correlation_id: &str,
     edit: impl Fn(&Product) -> Result<Product, ApiError>,
 ) -> Result<Product, ApiError> {
-    for _ in 0..ATTEMPTS {
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            shared::dynamo::backoff(attempt - 1).await;
+        }
         let current = catalog.store.product(id).await?.ok_or_else(no_product)?;
         if !current.editable_by(caller) {
             return Err(ApiError::forbidden(
