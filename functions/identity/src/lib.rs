@@ -196,10 +196,20 @@ impl Issuing {
     /// # Errors
     /// As those.
     pub async fn from_env(env: &Env) -> Result<Self, StartError> {
-        let config = aws_config().await;
+        Self::from_env_with(env, &aws_config().await).await
+    }
+
+    /// [`Issuing::from_env`] with a given SDK configuration.
+    ///
+    /// # Errors
+    /// As [`Issuing::from_env`].
+    pub async fn from_env_with(
+        env: &Env,
+        config: &aws_config::SdkConfig,
+    ) -> Result<Self, StartError> {
         Ok(Self {
-            accounts: Accounts::from_env_with(env, &config)?,
-            tokens: token_issuer_from_env(env, &config).await?,
+            accounts: Accounts::from_env_with(env, config)?,
+            tokens: token_issuer_from_env(env, config).await?,
         })
     }
 }

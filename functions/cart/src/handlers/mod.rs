@@ -7,8 +7,6 @@ pub mod product_events;
 pub mod remove_cart_item;
 pub mod update_cart_item;
 
-use std::time::Duration;
-
 use lambda_http::{Body, Request, Response};
 use shared::{ApiError, RequestContext, http, http::path_param, ids::parse_id};
 use uuid::Uuid;
@@ -56,19 +54,12 @@ pub async fn modify(
             attempt,
             "the cart changed meanwhile; applying the change again"
         );
-        backoff(attempt).await;
+        shared::dynamo::backoff(attempt).await;
     }
     Err(ApiError::conflict(
         "CONCURRENT_UPDATE",
         "The cart kept changing while this change was applied; try again.",
     ))
-}
-
-async fn backoff(attempt: u32) {
-    use rand::Rng as _;
-    let cap = 10_u64 << attempt.min(6);
-    let wait = rand::thread_rng().gen_range(0..=cap);
-    tokio::time::sleep(Duration::from_millis(wait)).await;
 }
 
 /// 200 with the view of `cart`, priced from the cart's copies of its products.

@@ -38,13 +38,10 @@ impl Refresher {
     /// # Errors
     /// A missing or malformed variable, or an unreadable or short secret.
     pub async fn load(env: &Env) -> Result<Self, StartError> {
-        let issuing = Issuing::from_env(env).await?;
-        let config = shared::config::aws().await;
-        let secret_id = env.required("REFRESH_KEY_ARN")?;
-        let key =
-            shared::secrets::read_string(&aws_sdk_secretsmanager::Client::new(&config), &secret_id)
-                .await
-                .map_err(|e| StartError::Secret(e.to_string()))?;
+        // One SDK configuration for the accounts, the signing keys and the rotation key.
+        let config = crate::aws_config().await;
+        let issuing = Issuing::from_env_with(env, &config).await?;
+        let key = crate::read_secret(&config, &env.required("REFRESH_KEY_ARN")?).await?;
         let successor_key =
             SuccessorKey::new(key.into_bytes()).map_err(|e| StartError::Secret(e.to_string()))?;
         let grace_secs: i64 = env.parse_or("REFRESH_GRACE_SECONDS", DEFAULT_GRACE_SECS)?;
