@@ -150,6 +150,26 @@ impl Stack {
         let sfn_address = sfn_listener.local_addr()?;
         let sfn_endpoint = format!("http://{sfn_address}");
 
+        // The APIs' listeners next: a function may be given an API's address (a webhook URL),
+        // which locally is the listener's.
+        let mut api_listeners = Vec::new();
+        let mut api_addresses = Vec::new();
+        for (i, api) in model.http_apis.iter().enumerate() {
+            let port = if i == 0 { options.port } else { 0 };
+            let listener = TcpListener::bind(("127.0.0.1", port))
+                .await
+                .with_context(|| format!("listen on 127.0.0.1:{port} for {}", api.logical_id))?;
+            let address = listener.local_addr()?;
+            api_addresses.push((
+                format!(
+                    "https://{}.execute-api.{}.amazonaws.com",
+                    api.api_id, model.region
+                ),
+                format!("http://{address}"),
+            ));
+            api_listeners.push((listener, address));
+        }
+
         let functions = model
             .functions
             .iter()
@@ -161,11 +181,9 @@ impl Stack {
                     name: function.name.clone(),
                     arn: function.arn.clone(),
                     executable: executable.clone(),
-                    environment: function_environment(
-                        function,
-                        &model,
-                        emulator.endpoint(),
-                        &sfn_endpoint,
+                    environment: local_api_addresses(
+                        function_environment(function, &model, emulator.endpoint(), &sfn_endpoint),
+                        &api_addresses,
                     ),
                     timeout: function.timeout,
                     memory_mb: function.memory_mb,
@@ -220,12 +238,7 @@ impl Stack {
             .map(|f| (f.logical_id.clone(), f.name.clone()))
             .collect();
         let mut apis = Vec::new();
-        for (i, api) in model.http_apis.iter().enumerate() {
-            let port = if i == 0 { options.port } else { 0 };
-            let listener = TcpListener::bind(("127.0.0.1", port))
-                .await
-                .with_context(|| format!("listen on 127.0.0.1:{port} for {}", api.logical_id))?;
-            let address = listener.local_addr()?;
+        for (api, (listener, address)) in model.http_apis.iter().zip(api_listeners) {
             let gateway = Arc::new(Gateway::new(
                 api,
                 names.clone(),
@@ -511,6 +524,22 @@ fn function_output(metrics: Arc<MetricsBoard>) -> LogSink {
     })
 }
 
+/// `environment` with every API's AWS address (`https://<id>.execute-api.<region>.amazonaws.com`,
+/// as `!Sub` or `!GetAtt ApiEndpoint` make it) replaced by its local listener's.
+pub fn local_api_addresses(
+    mut environment: BTreeMap<String, String>,
+    addresses: &[(String, String)],
+) -> BTreeMap<String, String> {
+    for value in environment.values_mut() {
+        for (aws, local) in addresses {
+            if value.contains(aws.as_str()) {
+                *value = value.replace(aws.as_str(), local);
+            }
+        }
+    }
+    environment
+}
+
 /// The environment of a function's processes: the template's variables plus what Lambda
 /// sets from the function's configuration, and the standard AWS variables that point the
 /// SDK at the emulator and at the local Step Functions.
@@ -541,4 +570,31 @@ pub fn function_environment(
         }
     }
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_apis_aws_address_in_a_functions_environment_becomes_the_local_one() {
+        let environment = BTreeMap::from([
+            (
+                "WEBHOOK_URL".to_owned(),
+                "https://abc1234567.execute-api.us-east-1.amazonaws.com/v1/payments/webhook"
+                    .to_owned(),
+            ),
+            ("TABLE_NAME".to_owned(), "orders".to_owned()),
+        ]);
+        let addresses = [(
+            "https://abc1234567.execute-api.us-east-1.amazonaws.com".to_owned(),
+            "http://127.0.0.1:3000".to_owned(),
+        )];
+        let environment = local_api_addresses(environment, &addresses);
+        assert_eq!(
+            environment["WEBHOOK_URL"],
+            "http://127.0.0.1:3000/v1/payments/webhook"
+        );
+        assert_eq!(environment["TABLE_NAME"], "orders");
+    }
 }

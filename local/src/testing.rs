@@ -120,6 +120,7 @@ pub struct SharedStack {
     sdk_config: aws_config::SdkConfig,
     model: local_template::Model,
     emulator_endpoint: String,
+    sfn_endpoint: String,
     events: std::sync::Arc<crate::events::EventTap>,
     metrics: std::sync::Arc<crate::metrics::MetricsBoard>,
 }
@@ -162,6 +163,7 @@ pub async fn shared_stack(
                                     sdk_config: stack.stack.sdk_config().clone(),
                                     model: stack.stack.model().clone(),
                                     emulator_endpoint: stack.stack.emulator_endpoint().to_owned(),
+                                    sfn_endpoint: stack.stack.sfn_endpoint(),
                                     events: stack.stack.events().clone(),
                                     metrics: stack.stack.metrics().clone(),
                                 };
@@ -192,6 +194,15 @@ impl SharedStack {
     /// SDK configuration that reaches the stack's emulator.
     pub fn sdk_config(&self) -> &aws_config::SdkConfig {
         &self.sdk_config
+    }
+
+    /// A Step Functions client of the stack's local Step Functions.
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::from_conf(
+            aws_sdk_sfn::config::Builder::from(&self.sdk_config)
+                .endpoint_url(&self.sfn_endpoint)
+                .build(),
+        )
     }
 
     /// The stack's resolved template.

@@ -10,6 +10,8 @@
 //! - [`events`]: the envelope every domain event travels in, and the payloads services exchange.
 //! - [`outbox`]: events written with the change they describe, and their publisher.
 //! - [`consumer`]: the edge of queue consumers: partial batch failures and deduplication.
+//! - [`task`]: the edge of the functions Step Functions calls: typed failures and the fault switch.
+//! - [`checkout`]: the order lines the checkout saga's steps hand each other.
 //! - [`money`]: amounts in minor units with their currency.
 //! - [`idempotency`]: `Idempotency-Key` parsing and request fingerprints.
 //! - [`secrets`]: secrets read once per cold start (the cursor key among them).
@@ -19,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod checkout;
 pub mod config;
 pub mod consumer;
 pub mod dynamo;
@@ -33,6 +36,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod pagination;
 pub mod secrets;
+pub mod task;
 pub mod telemetry;
 pub mod time;
 

@@ -38,6 +38,16 @@ pub enum Business {
     LoginsFailed,
     /// A login was refused because the email is locked after repeated failures.
     LoginsLocked,
+    /// An order was placed (its checkout started).
+    OrdersPlaced,
+    /// An order's checkout confirmed it.
+    OrdersConfirmed,
+    /// An order's checkout failed it.
+    OrdersFailed,
+    /// A confirmed order was cancelled.
+    OrdersCancelled,
+    /// A payment was refunded by an admin.
+    PaymentsRefunded,
 }
 
 impl Business {
@@ -49,6 +59,11 @@ impl Business {
             Self::Logins => "Logins",
             Self::LoginsFailed => "LoginsFailed",
             Self::LoginsLocked => "LoginsLocked",
+            Self::OrdersPlaced => "OrdersPlaced",
+            Self::OrdersConfirmed => "OrdersConfirmed",
+            Self::OrdersFailed => "OrdersFailed",
+            Self::OrdersCancelled => "OrdersCancelled",
+            Self::PaymentsRefunded => "PaymentsRefunded",
         }
     }
 }

@@ -193,6 +193,24 @@ impl Cart {
         self.lines.len() != before
     }
 
+    /// Takes what an order bought out of the cart: each line loses the ordered quantity, and goes
+    /// when none is left. Whether anything changed.
+    pub fn take_ordered(&mut self, ordered: &[shared::checkout::OrderLine]) -> bool {
+        let mut changed = false;
+        for order_line in ordered {
+            if let Some(line) = self
+                .lines
+                .iter_mut()
+                .find(|l| l.product_id == order_line.product_id)
+            {
+                line.quantity = line.quantity.saturating_sub(order_line.quantity);
+                changed = true;
+            }
+        }
+        self.lines.retain(|l| l.quantity > 0);
+        changed
+    }
+
     /// The request fingerprint an idempotency key was used with, if it was.
     #[must_use]
     pub fn key_fingerprint(&self, key: &str) -> Option<&str> {
@@ -322,6 +340,30 @@ mod tests {
             seller_id: Uuid::now_v7(),
             product_version: 1,
         }
+    }
+
+    #[test]
+    fn an_order_takes_what_it_bought_and_leaves_what_was_added_since() {
+        let mug = product(1200, ProductStatus::Active);
+        let pen = product(100, ProductStatus::Active);
+        let mut cart = Cart::empty(Uuid::now_v7());
+        cart.add(&mug, 3, "t").unwrap();
+        cart.add(&pen, 1, "t").unwrap();
+        let ordered = [
+            shared::checkout::OrderLine {
+                product_id: mug.product_id,
+                quantity: 2,
+            },
+            shared::checkout::OrderLine {
+                product_id: pen.product_id,
+                quantity: 1,
+            },
+        ];
+        assert!(cart.take_ordered(&ordered));
+        assert_eq!(cart.lines.len(), 1);
+        assert_eq!(cart.lines[0].product_id, mug.product_id);
+        assert_eq!(cart.lines[0].quantity, 1);
+        assert!(!Cart::empty(Uuid::now_v7()).take_ordered(&ordered));
     }
 
     #[test]

@@ -7,6 +7,9 @@
 //! - [`handlers::product_events`] keeps the cart's copy of every product from the catalog's
 //!   `ProductChanged` events (the cart never reads the catalog's table): prices, names and whether
 //!   a product is still for sale.
+//! - The checkout saga's SnapshotCart task ([`handlers::snapshot_cart`]) reads a cart's lines for
+//!   an order placed from it, and [`handlers::order_events`] takes what a confirmed order bought
+//!   out of the cart (`OrderConfirmed`): the orders service never touches the cart.
 //!
 //! The service owns one DynamoDB table (layout in [`store`]).
 

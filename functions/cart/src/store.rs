@@ -92,6 +92,70 @@ impl Store {
         }
     }
 
+    /// Applies an `OrderConfirmed` event once: the ordered quantities leave `user`'s cart, in one
+    /// transaction with the event's processed marker, conditional on the cart's version (a
+    /// concurrent change makes it read again).
+    ///
+    /// # Errors
+    /// [`Failure::Retry`] on storage failure or a cart that keeps changing.
+    pub async fn take_ordered(
+        &self,
+        event_id: Uuid,
+        user: Uuid,
+        ordered: &[shared::checkout::OrderLine],
+    ) -> Result<Applied, Failure> {
+        for attempt in 0..8 {
+            let mut items = vec![
+                consumer::processed_marker(&self.table, event_id)
+                    .map_err(|e| Failure::retry("build a processed marker", e))?,
+            ];
+            let cart = self
+                .cart(user)
+                .await
+                .map_err(|e| Failure::retry("read a cart", e))?;
+            if let Some(mut cart) = cart {
+                let read_version = cart.version;
+                if cart.take_ordered(ordered) {
+                    cart.version += 1;
+                    cart.updated_at = shared::time::now_rfc3339();
+                    let mut item = dynamo::to_item(&cart)
+                        .map_err(|e| Failure::retry("serialize a cart", e))?;
+                    item.extend(cart_key(user));
+                    let put = aws_sdk_dynamodb::types::Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .condition_expression("version = :version")
+                        .expression_attribute_values(
+                            ":version",
+                            AttributeValue::N(read_version.to_string()),
+                        )
+                        .build()
+                        .map_err(|e| Failure::retry("build a cart write", e))?;
+                    items.push(TransactWriteItem::builder().put(put).build());
+                }
+            }
+            match dynamo::transact(&self.client, items).await {
+                Ok(()) => return Ok(Applied::Done),
+                Err(failure) if failure.failed_conditions().contains(&0) => {
+                    return Ok(Applied::Duplicate);
+                }
+                Err(failure) if failure.is_condition_failed() || failure.is_transient() => {
+                    dynamo::backoff(attempt).await;
+                }
+                Err(failure) => {
+                    return Err(Failure::retry(
+                        "take an order from a cart",
+                        failure.into_error(),
+                    ));
+                }
+            }
+        }
+        Err(Failure::retry(
+            "take an order from a cart",
+            "the cart kept changing",
+        ))
+    }
+
     /// Removes `user`'s cart (whatever its version: clearing wins).
     ///
     /// # Errors

@@ -7,6 +7,8 @@
 //!   ([`handlers::list_stock_audit`]).
 //! - [`handlers::product_events`] learns products and their sellers from the catalog's
 //!   `ProductChanged` events (inventory never reads the catalog's table).
+//! - The checkout saga's ReserveStock ([`handlers::reserve_stock`]) and its compensation
+//!   ReleaseStock ([`handlers::release_stock`]) hold and return units ([`reservations`]).
 //! - A `StockLow` event leaves through the table's outbox when `available` crosses under
 //!   `STOCK_LOW_THRESHOLD`; the publisher sends it to the domain-events topic.
 //!
@@ -15,6 +17,7 @@
 pub mod api;
 pub mod domain;
 pub mod handlers;
+pub mod reservations;
 pub mod store;
 
 use shared::{
@@ -31,6 +34,9 @@ pub struct Inventory {
     pub store: Store,
     /// `StockLow` fires when `available` falls below this (`STOCK_LOW_THRESHOLD`, default 5).
     pub low_threshold: u32,
+    /// How long a checkout's reservation holds its units before a sweeper may release them
+    /// (`RESERVATION_HOLD_SECONDS`, default an hour).
+    pub reservation_hold_secs: i64,
 }
 
 impl Inventory {
@@ -45,6 +51,7 @@ impl Inventory {
                 env.required("TABLE_NAME")?,
             ),
             low_threshold: env.parse_or("STOCK_LOW_THRESHOLD", 5)?,
+            reservation_hold_secs: env.parse_or("RESERVATION_HOLD_SECONDS", 3600)?,
         })
     }
 

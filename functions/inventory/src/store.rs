@@ -9,6 +9,7 @@
 //! | stock of a product (levels, seller, catalog version seen) | `STOCK#<productId>` | `STOCK` |
 //! | audit record of a change | `STOCK#<productId>` | `AUDIT#<time>#<id>` |
 //! | idempotent adjustment | `ADJUST#<productId>#<key>` | `ADJUST` |
+//! | an order's reservation ([`crate::reservations`]) | `RESERVATION#<orderId>` | `RESERVATION` |
 //! | processed event ([`shared::consumer`]) | `EVENT#<eventId>` | `EVENT` |
 //! | outbox event ([`shared::outbox`]) | `OUTBOX#<eventId>` | `OUTBOX` |
 //!
@@ -112,6 +113,12 @@ impl Store {
     #[must_use]
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// The DynamoDB client.
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// The stock of `product` (strongly consistent).

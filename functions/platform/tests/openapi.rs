@@ -61,6 +61,9 @@ fn the_document_has_exactly_the_template_routes_with_their_authorizers() {
         .iter()
         .flat_map(|api| &api.routes)
         .filter(|route| route.route_key != "$default")
+        // The payment-provider simulator stands in for the provider: its API is the provider's,
+        // documented by the provider, not part of this API.
+        .filter(|route| !route.route_key.contains(" /simulator/"))
         .map(|route| (route.route_key.clone(), route.authorizer.is_some()))
         .collect();
     let documented = operations(&document());

@@ -3,8 +3,10 @@
 pub mod add_cart_item;
 pub mod clear_cart;
 pub mod get_cart;
+pub mod order_events;
 pub mod product_events;
 pub mod remove_cart_item;
+pub mod snapshot_cart;
 pub mod update_cart_item;
 
 use lambda_http::{Body, Request, Response};

@@ -8,6 +8,7 @@ pub mod get_product;
 pub mod list_categories;
 pub mod list_products;
 pub mod list_seller_products;
+pub mod price_order;
 pub mod update_category;
 pub mod update_product;
 

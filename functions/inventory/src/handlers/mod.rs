@@ -4,6 +4,8 @@ pub mod adjust_stock;
 pub mod get_stock;
 pub mod list_stock_audit;
 pub mod product_events;
+pub mod release_stock;
+pub mod reserve_stock;
 pub mod set_stock;
 
 use lambda_http::Request;

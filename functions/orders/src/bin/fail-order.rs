@@ -1,0 +1,14 @@
+//! Lambda function `fail-order`: the checkout saga's FailOrder task.
+
+use lambda_http::Error;
+use orders::{Orders, handlers::fail_order};
+use shared::{config::Env, task::run_task, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let state = Orders::load(&Env::from_process())
+        .await
+        .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    run_task(&state, "fail-order", fail_order::handle).await
+}

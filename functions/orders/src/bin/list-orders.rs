@@ -1,0 +1,14 @@
+//! Lambda function `list-orders`: `GET /v1/orders`.
+
+use lambda_http::{Error, service_fn};
+use orders::{Lists, handlers::list_orders};
+use shared::{config::Env, http::run_http, telemetry};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init();
+    let state = Lists::load(&Env::from_process())
+        .await
+        .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    lambda_http::run(service_fn(|req| run_http(&state, req, list_orders::handle))).await
+}
