@@ -168,13 +168,14 @@ impl EventTap {
         seen.push_back(observed);
     }
 
-    /// Reads the tap queue of `topic` until `shutdown`.
+    /// Reads the tap queue of `topic` until `shutdown`, checking each message against `schemas`
+    /// when the topic carries domain events.
     pub async fn run(
         self: Arc<Self>,
         sqs: aws_sdk_sqs::Client,
         queue_url: String,
         topic: String,
-        schemas: Arc<Schemas>,
+        schemas: Option<Arc<Schemas>>,
         shutdown: CancellationToken,
     ) {
         while !shutdown.is_cancelled() {
@@ -200,7 +201,11 @@ impl EventTap {
                 let body = message.body().unwrap_or_default();
                 let event: Value =
                     serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_owned()));
-                let problems = schemas.check(&event);
+                // Topics that carry other messages than domain events (alerts, alarms) are
+                // logged but not checked against the event schemas.
+                let problems = schemas
+                    .as_ref()
+                    .map_or_else(Vec::new, |schemas| schemas.check(&event));
                 let text = |name: &str| {
                     event
                         .get(name)

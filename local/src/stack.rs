@@ -299,14 +299,16 @@ impl Stack {
 
         let schemas = Arc::new(Schemas::load(&options.root.join("events/schemas"))?);
         let events = EventTap::new();
+        let event_topics = event_topics(&model);
         for topic in &model.topics {
             let queue_url =
                 tap_queue(&sqs_client, &stream_clients.sns, &model.stack_name, topic).await?;
+            let checked = event_topics.is_empty() || event_topics.contains(topic.arn.as_str());
             tasks.spawn(events.clone().run(
                 sqs_client.clone(),
                 queue_url,
                 topic.name.clone(),
-                schemas.clone(),
+                checked.then(|| schemas.clone()),
                 shutdown.clone(),
             ));
         }
@@ -434,6 +436,17 @@ impl Stack {
             emulator.stop().await;
         }
     }
+}
+
+/// The topics that carry domain events: those the outbox publishers publish to (the
+/// `TOPIC_ARN` of a function). Other topics (alerts, alarms) carry other messages.
+fn event_topics(model: &Model) -> std::collections::BTreeSet<&str> {
+    model
+        .functions
+        .iter()
+        .filter_map(|f| f.environment.get("TOPIC_ARN"))
+        .map(String::as_str)
+        .collect()
 }
 
 /// Creates the queue that taps `topic` (raw delivery, every message) and returns its URL.

@@ -374,6 +374,18 @@ pub const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
 pub async fn shared_shop(
     parameters: &[(&str, &str)],
 ) -> anyhow::Result<(&'static SharedStack, Account)> {
+    shared_shop_with(parameters, |_| {}).await
+}
+
+/// [`shared_shop`] with more options set by `configure` (e.g. `sfn_time_scale`, which shrinks
+/// the state machines' waits, retry intervals and task timeouts).
+///
+/// # Errors
+/// As [`shared_shop`].
+pub async fn shared_shop_with(
+    parameters: &[(&str, &str)],
+    configure: impl FnOnce(&mut StackOptions) + Send + 'static,
+) -> anyhow::Result<(&'static SharedStack, Account)> {
     let parameters: Vec<(String, String)> = parameters
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -383,6 +395,7 @@ pub async fn shared_shop(
         overrides.insert("AdminEmail".into(), ADMIN_EMAIL.into());
         overrides.insert("AdminPassword".into(), ADMIN_PASSWORD.into());
         overrides.extend(parameters);
+        configure(options);
     })
     .await?;
     let admin = login(stack, ADMIN_EMAIL, ADMIN_PASSWORD).await?;

@@ -159,6 +159,20 @@ impl Env {
         Ok(self.parse_optional(name)?.unwrap_or(default))
     }
 
+    /// The shop's currency, `CURRENCY` (ISO 4217); USD when unset.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] when it is not a currency code.
+    pub fn currency(&self) -> Result<crate::money::Currency, ConfigError> {
+        self.optional("CURRENCY")
+            .map(|c| {
+                crate::money::Currency::parse(c.trim())
+                    .map_err(|e| ConfigError::invalid("CURRENCY", e))
+            })
+            .transpose()
+            .map(|c| c.unwrap_or(crate::money::Currency::USD))
+    }
+
     /// A boolean flag: `true`/`1`/`yes`/`on` or `false`/`0`/`no`/`off` (any case); `default` when unset.
     ///
     /// # Errors
@@ -217,6 +231,15 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("QUEUE_URL"));
+    }
+
+    #[test]
+    fn the_currency_defaults_to_usd_and_must_be_a_code() {
+        use crate::money::Currency;
+        assert_eq!(env().currency().unwrap(), Currency::USD);
+        let eur = Env::from_pairs([("CURRENCY", " EUR ")]).currency().unwrap();
+        assert_eq!(eur.as_str(), "EUR");
+        assert!(Env::from_pairs([("CURRENCY", "euro")]).currency().is_err());
     }
 
     #[test]

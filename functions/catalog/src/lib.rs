@@ -42,11 +42,7 @@ impl Catalog {
     /// # Errors
     /// A missing or malformed variable.
     pub fn from_env(env: &Env, config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let currency = env
-            .optional("CURRENCY")
-            .map(|c| Currency::parse(c.trim()).map_err(|e| ConfigError::invalid("CURRENCY", e)))
-            .transpose()?
-            .unwrap_or(Currency::USD);
+        let currency = env.currency()?;
         Ok(Self {
             store: Store::new(
                 aws_sdk_dynamodb::Client::new(config),

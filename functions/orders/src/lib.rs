@@ -46,11 +46,7 @@ impl Orders {
     /// # Errors
     /// A missing or malformed variable.
     pub fn from_env(env: &Env, config: &aws_config::SdkConfig) -> Result<Self, ConfigError> {
-        let currency = env
-            .optional("CURRENCY")
-            .map(|c| Currency::parse(c.trim()).map_err(|e| ConfigError::invalid("CURRENCY", e)))
-            .transpose()?
-            .unwrap_or(Currency::USD);
+        let currency = env.currency()?;
         Ok(Self {
             store: Store::new(
                 aws_sdk_dynamodb::Client::new(config),
@@ -95,7 +91,15 @@ impl Checkout {
             orders: Orders::from_env(env, &config)?,
             sfn: aws_sdk_sfn::Client::new(&config),
             state_machine: env.required("STATE_MACHINE_ARN")?,
-            payment_timeout_secs: env.parse_or("PAYMENT_TIMEOUT_SECONDS", 900)?,
+            payment_timeout_secs: match env.parse_or("PAYMENT_TIMEOUT_SECONDS", 900)? {
+                0 => {
+                    return Err(ConfigError::invalid(
+                        "PAYMENT_TIMEOUT_SECONDS",
+                        "must be at least 1",
+                    ));
+                }
+                seconds => seconds,
+            },
         })
     }
 }

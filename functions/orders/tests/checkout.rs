@@ -21,14 +21,17 @@ use tokio::sync::OnceCell;
 
 static SHOP: OnceCell<Shop> = OnceCell::const_new();
 
-/// The payment timeout is short so that a webhook that never comes fails its order quickly.
+/// The state machine's time runs 20 times faster (retry intervals, the payment timeout of 120 s
+/// becomes 6 s), so that a webhook that never comes, or a compensation that keeps failing, ends
+/// its order quickly; the simulator's webhooks come after a real second.
 async fn shop() -> &'static Shop {
     SHOP.get_or_init(|| {
-        support::open(
+        support::open_scaled(
             &[
-                ("PaymentTimeoutSeconds", "6"),
+                ("PaymentTimeoutSeconds", "120"),
                 ("SimulatorWebhookDelaySeconds", "1"),
             ],
+            0.05,
             "checkout",
         )
     })
@@ -531,4 +534,152 @@ async fn a_hot_product_sells_exactly_its_stock_to_concurrent_checkouts() {
     let orders: Vec<(&local::testing::Account, &str)> =
         placed.iter().map(|(b, id)| (*b, id.as_str())).collect();
     check_invariants(shop, &[&hot], &orders).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_admins_full_refund_makes_the_order_refunded() {
+    let shop = shop().await;
+    let buyer = customer(shop).await;
+    let hat = stocked(shop, 2200, 2).await;
+    let id = place_ok(shop, &buyer.token, &order_of(&[(&hat, 2)], "pm_card_visa")).await;
+    assert_eq!(
+        settled(shop, &buyer.token, &id).await["status"],
+        "CONFIRMED"
+    );
+    let payment = support::payment(shop, &buyer.token, &id).await.unwrap();
+    let payment_id = payment["paymentId"].as_str().unwrap().to_owned();
+    let path = format!("/v1/payments/{payment_id}/refund");
+    let key = uuid::Uuid::new_v4().to_string();
+
+    let partial = support::send_with(
+        shop.stack,
+        Method::POST,
+        &path,
+        Some(&shop.admin.token),
+        Some(json!({"amount": {"amount": 1000, "currency": "USD"}, "restock": false})),
+        &[("idempotency-key", &key)],
+    )
+    .await;
+    assert!(
+        partial.status == 200 || partial.status == 201,
+        "{}",
+        partial.text()
+    );
+    let rest = support::send_with(
+        shop.stack,
+        Method::POST,
+        &path,
+        Some(&shop.admin.token),
+        Some(json!({"reason": "damaged in transit"})),
+        &[("idempotency-key", &format!("{key}-rest"))],
+    )
+    .await;
+    assert!(rest.status == 200 || rest.status == 201, "{}", rest.text());
+
+    let refunded = eventually(
+        Duration::from_secs(30),
+        "the order to be refunded",
+        || async {
+            let seen = order(shop, &buyer.token, &id).await;
+            (seen["status"] == "REFUNDED").then_some(seen)
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        refunded["payment"]["refunded"],
+        json!({"amount": 4400, "currency": "USD"})
+    );
+    let history = send(
+        shop.stack,
+        Method::GET,
+        &format!("/v1/orders/{id}/history"),
+        Some(&buyer.token),
+        None,
+    )
+    .await;
+    let last = history.json()["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(last["to"], "REFUNDED");
+    assert_eq!(last["actor"]["kind"], "payments");
+    // Stock levels are not touched by the orders service (restocking is inventory's, from the event).
+    check_invariants(shop, &[&hat], &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_compensation_that_keeps_failing_flags_the_order_and_alerts() {
+    let shop = shop().await;
+    let buyer = customer(shop).await;
+    let clock = stocked(shop, 5400, 2).await;
+    // The simulator charges this card but refuses every refund of it.
+    let id = place_ok(
+        shop,
+        &buyer.token,
+        &order_of(&[(&clock, 1)], "pm_card_refundFail"),
+    )
+    .await;
+    assert_eq!(
+        settled(shop, &buyer.token, &id).await["status"],
+        "CONFIRMED"
+    );
+    let cancelling = send(
+        shop.stack,
+        Method::POST,
+        &format!("/v1/orders/{id}/cancel"),
+        Some(&buyer.token),
+        None,
+    )
+    .await;
+    assert_eq!(cancelling.status, 202);
+    let flagged = settled(shop, &buyer.token, &id).await;
+    assert_eq!(flagged["status"], "NEEDS_ATTENTION", "{flagged}");
+    assert_eq!(flagged["failure"]["code"], "COMPENSATION_FAILED");
+    let execution = shop
+        .stack
+        .sfn()
+        .describe_execution()
+        .execution_arn(format!(
+            "{}:{id}-cancel",
+            support::machine_arn(shop).replace(":stateMachine:", ":execution:")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(execution.status().as_str(), "FAILED");
+    assert_eq!(execution.error(), Some("CompensationFailed"));
+    // The operators hear of it.
+    let alert = eventually(Duration::from_secs(30), "the alert", || async {
+        shop.stack.events().events().into_iter().find(|message| {
+            message.topic.ends_with("-checkout-alerts") && message.event["orderId"] == id.as_str()
+        })
+    })
+    .await
+    .unwrap();
+    assert!(
+        alert.event["error"]["Error"].is_string(),
+        "{:?}",
+        alert.event
+    );
+    // Admins find it.
+    let listed = send(
+        shop.stack,
+        Method::GET,
+        "/v1/orders?scope=all&status=NEEDS_ATTENTION",
+        Some(&shop.admin.token),
+        None,
+    )
+    .await;
+    assert!(
+        listed.json()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["orderId"] == id.as_str()),
+        "{}",
+        listed.text()
+    );
 }

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use shared::money::Money;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::provider::{Decline, IntentStatus};
@@ -139,12 +140,19 @@ pub struct Payment {
     /// How much went back, in minor units.
     #[serde(default)]
     pub refunded_amount: i64,
-    /// Set by the compensation: the order will never be paid, whatever arrives later.
+    /// Set by the compensation: the order will never be paid, whatever arrives later (a charge
+    /// that succeeds later is refunded by the webhook).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub voided: bool,
+    /// When the compensation last set `voided` (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voided_at: Option<String>,
     /// What the compensation did, once done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compensation: Option<Compensation>,
+    /// The provider's refund of a payment that succeeded after the compensation (by the webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_refund_id: Option<String>,
     /// The token of the saga's task waiting for the payment to settle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_token: Option<String>,
@@ -156,7 +164,25 @@ pub struct Payment {
     pub updated_at: String,
 }
 
+/// How long after the compensation last ran a payment it has not finished compensating counts as
+/// being canceled by it (its retries take a few minutes); after that it has given up, and admins
+/// may refund by hand.
+pub const COMPENSATION_WINDOW_SECS: i64 = 15 * 60;
+
 impl Payment {
+    /// Whether a compensation is under way on the payment at `now`: voided, its outcome not
+    /// recorded yet, and voided less than [`COMPENSATION_WINDOW_SECS`] ago.
+    #[must_use]
+    pub fn being_compensated(&self, now: OffsetDateTime) -> bool {
+        if !self.voided || self.compensation.is_some() {
+            return false;
+        }
+        let since = self.voided_at.as_deref().unwrap_or(&self.updated_at);
+        shared::time::parse_rfc3339(since).map_or(true, |at| {
+            (now - at).whole_seconds() < COMPENSATION_WINDOW_SECS
+        })
+    }
+
     /// What is left to refund, in minor units.
     #[must_use]
     pub fn remaining(&self) -> i64 {
@@ -178,12 +204,19 @@ pub fn decline_cause(decline: Option<&Decline>) -> Decline {
     })
 }
 
-/// How much an admin's refund returns: all that is left when `requested` is `None`.
+/// How much an admin's refund returns at `now`: all that is left when `requested` is `None`.
 ///
 /// # Errors
-/// [`RefundRefused`] when nothing is left, the amount is not positive, in another currency, or
-/// more than what is left.
-pub fn refund_amount(payment: &Payment, requested: Option<Money>) -> Result<i64, RefundRefused> {
+/// [`RefundRefused`] while the compensation cancels the payment (it refunds what is left), when
+/// nothing is left, the amount is not positive, in another currency, or more than what is left.
+pub fn refund_amount(
+    payment: &Payment,
+    requested: Option<Money>,
+    now: OffsetDateTime,
+) -> Result<i64, RefundRefused> {
+    if payment.being_compensated(now) {
+        return Err(RefundRefused::BeingCancelled);
+    }
     if payment.status == PaymentStatus::Refunded {
         return Err(RefundRefused::NothingLeft);
     }
@@ -212,6 +245,9 @@ pub fn refund_amount(payment: &Payment, requested: Option<Money>) -> Result<i64,
 /// Why a refund cannot be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RefundRefused {
+    /// The order's compensation is canceling or refunding the payment right now.
+    #[error("the payment is being canceled by its order's compensation")]
+    BeingCancelled,
     /// The payment was never charged.
     #[error("the payment was not charged")]
     NotCharged,
@@ -250,7 +286,9 @@ mod tests {
             failure: None,
             refunded_amount: refunded,
             voided: false,
+            voided_at: None,
             compensation: None,
+            late_refund_id: None,
             task_token: None,
             correlation_id: "c".into(),
             created_at: String::new(),
@@ -258,34 +296,70 @@ mod tests {
         }
     }
 
+    fn at(text: &str) -> OffsetDateTime {
+        shared::time::parse_rfc3339(text).unwrap()
+    }
+
     #[test]
     fn a_refund_is_everything_left_unless_an_amount_is_given() {
+        let now = at("2026-01-01T12:00:00Z");
         let usd = |n| Some(Money::new(n, Currency::USD));
-        assert_eq!(refund_amount(&charged(1000, 300), None), Ok(700));
-        assert_eq!(refund_amount(&charged(1000, 300), usd(700)), Ok(700));
-        assert_eq!(refund_amount(&charged(1000, 300), usd(200)), Ok(200));
+        assert_eq!(refund_amount(&charged(1000, 300), None, now), Ok(700));
+        assert_eq!(refund_amount(&charged(1000, 300), usd(700), now), Ok(700));
+        assert_eq!(refund_amount(&charged(1000, 300), usd(200), now), Ok(200));
         assert_eq!(
-            refund_amount(&charged(1000, 300), usd(701)),
+            refund_amount(&charged(1000, 300), usd(701), now),
             Err(RefundRefused::TooMuch { remaining: 700 })
         );
         assert_eq!(
-            refund_amount(&charged(1000, 300), usd(0)),
+            refund_amount(&charged(1000, 300), usd(0), now),
             Err(RefundRefused::NotPositive)
         );
         assert_eq!(
-            refund_amount(&charged(1000, 1000), None),
+            refund_amount(&charged(1000, 1000), None, now),
             Err(RefundRefused::NothingLeft)
         );
         let eur = Some(Money::new(1, Currency::parse("EUR").unwrap()));
         assert_eq!(
-            refund_amount(&charged(1000, 0), eur),
+            refund_amount(&charged(1000, 0), eur, now),
             Err(RefundRefused::WrongCurrency)
         );
         let mut pending = charged(1000, 0);
         pending.status = PaymentStatus::Processing;
         assert_eq!(
-            refund_amount(&pending, None),
+            refund_amount(&pending, None, now),
             Err(RefundRefused::NotCharged)
+        );
+    }
+
+    #[test]
+    fn no_admin_refund_while_the_compensation_runs() {
+        let now = at("2026-01-01T12:00:00Z");
+        let mut voided = charged(1000, 200);
+        voided.voided = true;
+        voided.voided_at = Some("2026-01-01T11:59:00Z".into());
+        assert_eq!(
+            refund_amount(&voided, None, now),
+            Err(RefundRefused::BeingCancelled)
+        );
+        // Without `voidedAt`, the last update says when.
+        voided.voided_at = None;
+        voided.updated_at = "2026-01-01T11:58:00Z".into();
+        assert!(voided.being_compensated(now));
+        // A compensation that gave up long ago leaves the refund to admins.
+        voided.voided_at = Some("2026-01-01T11:00:00Z".into());
+        assert_eq!(refund_amount(&voided, None, now), Ok(800));
+        // A finished compensation says what is left (its refund is in `refundedAmount`).
+        voided.voided_at = Some("2026-01-01T11:59:00Z".into());
+        voided.compensation = Some(Compensation {
+            action: CompensationAction::Refunded,
+            payment_id: None,
+            amount: None,
+        });
+        voided.status = PaymentStatus::Refunded;
+        assert_eq!(
+            refund_amount(&voided, None, now),
+            Err(RefundRefused::NothingLeft)
         );
     }
 

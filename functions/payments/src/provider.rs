@@ -1,12 +1,18 @@
 //! The payment provider's API, as far as the service uses it: payment intents (create, retrieve,
 //! confirm, cancel, capture) and refunds, Stripe's REST API (form-encoded requests, JSON answers,
-//! a bearer secret key, `Idempotency-Key` on every write). The same adapter talks to Stripe and
-//! to the simulator; only the base URL differs.
+//! a bearer secret key, `Idempotency-Key` on every write, the API version pinned by a
+//! `Stripe-Version` header on every request: [`API_VERSION`]). The same adapter talks to Stripe
+//! and to the simulator; only the base URL differs.
+//!
+//! An order's intent is created unconfirmed, with automatic payment methods that never redirect
+//! (so no `return_url` is needed), and then confirmed with the order's payment method in a call
+//! of its own ([`NewIntent`]): replaying the creation can never charge.
 //!
 //! Answers are sorted into what the service decides on ([`ProviderError`]): a card the issuer
 //! refused is [`ProviderError::Declined`]; trouble that may pass (5xx, 429, a connection that
-//! fails or times out, an idempotency key still in use: 409) is [`ProviderError::Transient`];
-//! any other refusal is [`ProviderError::Rejected`], a request the provider will never accept.
+//! fails or times out, an idempotency key still in use: 409, an intent that cannot be changed
+//! while it is `processing`) is [`ProviderError::Transient`]; any other refusal is
+//! [`ProviderError::Rejected`], a request the provider will never accept.
 
 use std::{sync::Arc, time::Duration};
 
@@ -30,6 +36,11 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(8);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// The largest answer read.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
+/// The API version every request is made in (`Stripe-Version`), so that an account's default
+/// version moving on changes nothing here. Webhook endpoints are created with the same version.
+pub const API_VERSION: &str = "2024-06-20";
+/// The header naming the API version.
+pub const VERSION_HEADER: &str = "stripe-version";
 
 /// The HTTP client (HTTPS, or plain HTTP for a local simulator).
 pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
@@ -93,10 +104,11 @@ impl IntentStatus {
         }
     }
 
-    /// Whether the intent may still be canceled.
+    /// Whether the intent may be canceled: not once it is charged or canceled, nor while it is
+    /// `processing` (the provider refuses; it settles first).
     #[must_use]
     pub const fn is_cancelable(self) -> bool {
-        !matches!(self, Self::Succeeded | Self::Canceled)
+        !matches!(self, Self::Succeeded | Self::Canceled | Self::Processing)
     }
 }
 
@@ -191,7 +203,8 @@ pub enum ProviderError {
         /// The error's `message`.
         message: String,
     },
-    /// 5xx, 429, 409 (idempotency key in use), a timeout or a connection failure: try again.
+    /// 5xx, 429, 409 (idempotency key in use), a timeout or a connection failure, or a change
+    /// refused because the intent is `processing`: try again.
     #[error("the provider is unavailable: {0}")]
     Transient(String),
 }
@@ -232,6 +245,18 @@ pub fn classify(status: StatusCode, body: &[u8]) -> ProviderError {
     {
         return ProviderError::Transient(format!("{status}: {message}"));
     }
+    // An intent that is `processing` cannot be canceled (nor confirmed again) until it settles:
+    // later, the same request meets a settled intent.
+    if detail.code.as_deref() == Some("payment_intent_unexpected_state")
+        && detail
+            .payment_intent
+            .as_ref()
+            .and_then(|pi| pi.get("status"))
+            .and_then(serde_json::Value::as_str)
+            == Some(IntentStatus::Processing.as_str())
+    {
+        return ProviderError::Transient(format!("{status}: the intent is processing: {message}"));
+    }
     if status == StatusCode::PAYMENT_REQUIRED && detail.kind == "card_error" {
         let intent_id = detail
             .payment_intent
@@ -256,41 +281,48 @@ pub fn classify(status: StatusCode, body: &[u8]) -> ProviderError {
     }
 }
 
-/// What creating an order's intent asks for. The same order always makes the same request, so a
-/// replay (after a crash, or by the compensation) meets the provider's stored answer.
+/// What creating an order's intent asks for: never a confirmation nor a payment method, so the
+/// creation charges nothing. The same order always makes the same request, so a replay (after a
+/// crash, or by the compensation) meets the provider's stored answer, and can never charge even
+/// when the first request never reached the provider. The order's payment method is given to
+/// [`Provider::confirm_intent`] afterwards, under key `order-<id>-confirm`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewIntent<'a> {
+pub struct NewIntent {
     /// The order.
     pub order_id: Uuid,
     /// The payment record.
     pub payment_id: Uuid,
     /// How much.
     pub amount: Money,
-    /// The payment method to confirm with at once, if any.
-    pub payment_method: Option<&'a str>,
 }
 
-impl NewIntent<'_> {
-    /// The form parameters of the creation.
+impl NewIntent {
+    /// The form parameters of the creation: automatic payment methods without redirects (a
+    /// confirmation then needs no `return_url`), automatic capture.
     #[must_use]
     pub fn params(&self) -> Vec<(&'static str, String)> {
-        let mut params = vec![
+        vec![
             ("amount", self.amount.amount.to_string()),
             (
                 "currency",
                 self.amount.currency.as_str().to_ascii_lowercase(),
             ),
             ("capture_method", "automatic".to_owned()),
+            ("automatic_payment_methods[enabled]", "true".to_owned()),
+            (
+                "automatic_payment_methods[allow_redirects]",
+                "never".to_owned(),
+            ),
             ("metadata[order_id]", self.order_id.to_string()),
             ("metadata[payment_id]", self.payment_id.to_string()),
-        ];
-        if let Some(method) = self.payment_method {
-            params.push(("payment_method", method.to_owned()));
-            params.push(("confirm", "true".to_owned()));
-        }
-        params
+        ]
     }
 }
+
+/// The operation naming the idempotency key of an order's intent creation.
+pub const CREATE: &str = "create";
+/// The operation naming the idempotency key of the confirmation with the order's payment method.
+pub const CONFIRM: &str = "confirm";
 
 /// The idempotency key of an operation on an order's payment.
 #[must_use]
@@ -319,16 +351,16 @@ impl Provider {
         }
     }
 
-    /// Creates an intent (and confirms it when a payment method is given), automatic capture.
+    /// Creates an order's intent, unconfirmed (key `order-<id>-create`).
     ///
     /// # Errors
     /// [`ProviderError`].
-    pub async fn create_intent(&self, new: &NewIntent<'_>) -> Result<PaymentIntent, ProviderError> {
+    pub async fn create_intent(&self, new: &NewIntent) -> Result<PaymentIntent, ProviderError> {
         self.call(
             Method::POST,
             "/v1/payment_intents",
             &new.params(),
-            Some(&order_key(new.order_id, "create")),
+            Some(&order_key(new.order_id, CREATE)),
         )
         .await
     }
@@ -427,20 +459,22 @@ impl Provider {
             .await
     }
 
-    async fn call<T: serde::de::DeserializeOwned>(
+    /// The HTTP request of a call.
+    fn request(
         &self,
-        method: Method,
+        method: &Method,
         path: &str,
         params: &[(&str, String)],
         idempotency_key: Option<&str>,
-    ) -> Result<T, ProviderError> {
+    ) -> Result<hyper::Request<Full<Bytes>>, ProviderError> {
         let url = format!("{}{path}", self.base);
         let body = form::encode(params);
         let mut request = hyper::Request::builder()
             .method(method.clone())
             .uri(&url)
             .header(header::AUTHORIZATION, format!("Bearer {}", self.api_key))
-            .header(header::ACCEPT, "application/json");
+            .header(header::ACCEPT, "application/json")
+            .header(VERSION_HEADER, API_VERSION);
         if method == Method::POST {
             request = request
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -449,15 +483,24 @@ impl Provider {
         if let Some(key) = idempotency_key {
             request = request.header("idempotency-key", key);
         }
-        let request =
-            request
-                .body(Full::new(Bytes::from(body)))
-                .map_err(|e| ProviderError::Rejected {
-                    status: 0,
-                    kind: "request".into(),
-                    code: None,
-                    message: e.to_string(),
-                })?;
+        request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| ProviderError::Rejected {
+                status: 0,
+                kind: "request".into(),
+                code: None,
+                message: e.to_string(),
+            })
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        params: &[(&str, String)],
+        idempotency_key: Option<&str>,
+    ) -> Result<T, ProviderError> {
+        let request = self.request(&method, path, params, idempotency_key)?;
         let exchange = async {
             let response = self
                 .http
@@ -565,31 +608,72 @@ mod tests {
     }
 
     #[test]
-    fn an_orders_intent_is_created_confirmed_with_its_method_and_lower_case_currency() {
+    fn an_orders_intent_is_created_unconfirmed_without_redirects_and_lower_case_currency() {
         let order_id = Uuid::nil();
         let new = NewIntent {
             order_id,
             payment_id: Uuid::max(),
             amount: Money::new(2_500, Currency::USD),
-            payment_method: Some("pm_card_visa"),
         };
         let body = form::encode(&new.params());
         assert_eq!(
             body,
             "amount=2500&currency=usd&capture_method=automatic\
+             &automatic_payment_methods%5Benabled%5D=true\
+             &automatic_payment_methods%5Ballow_redirects%5D=never\
              &metadata%5Border_id%5D=00000000-0000-0000-0000-000000000000\
-             &metadata%5Bpayment_id%5D=ffffffff-ffff-ffff-ffff-ffffffffffff\
-             &payment_method=pm_card_visa&confirm=true"
+             &metadata%5Bpayment_id%5D=ffffffff-ffff-ffff-ffff-ffffffffffff"
         );
-        let without = NewIntent {
-            payment_method: None,
-            ..new
-        };
-        assert!(!form::encode(&without.params()).contains("confirm"));
+        assert!(!body.contains("confirm") && !body.contains("payment_method="));
         assert_eq!(
-            order_key(order_id, "create"),
+            order_key(order_id, CREATE),
             "order-00000000-0000-0000-0000-000000000000-create"
         );
+        assert_eq!(
+            order_key(order_id, CONFIRM),
+            "order-00000000-0000-0000-0000-000000000000-confirm"
+        );
+    }
+
+    #[test]
+    fn every_request_pins_the_api_version() {
+        let provider = Provider::new(http_client().unwrap(), "http://127.0.0.1:9/", "sk_test_x");
+        for (method, key) in [(Method::GET, None), (Method::POST, Some("k"))] {
+            let request = provider
+                .request(&method, "/v1/payment_intents", &[], key)
+                .unwrap();
+            assert_eq!(request.headers()[VERSION_HEADER], "2024-06-20");
+            assert_eq!(request.headers()[header::AUTHORIZATION], "Bearer sk_test_x");
+            assert_eq!(
+                request.headers().get("idempotency-key").is_some(),
+                key.is_some()
+            );
+            assert_eq!(request.uri(), "http://127.0.0.1:9/v1/payment_intents");
+        }
+    }
+
+    #[test]
+    fn a_processing_intent_that_cannot_change_yet_is_transient() {
+        let body = json!({"error": {
+            "type": "invalid_request_error", "code": "payment_intent_unexpected_state",
+            "message": "You cannot cancel this PaymentIntent because it has a status of processing.",
+            "payment_intent": {"id": "pi_1", "status": "processing"}
+        }});
+        assert!(matches!(
+            classify(StatusCode::BAD_REQUEST, body.to_string().as_bytes()),
+            ProviderError::Transient(_)
+        ));
+        let canceled = json!({"error": {
+            "type": "invalid_request_error", "code": "payment_intent_unexpected_state",
+            "message": "You cannot confirm this PaymentIntent because it has a status of canceled.",
+            "payment_intent": {"id": "pi_1", "status": "canceled"}
+        }});
+        assert!(matches!(
+            classify(StatusCode::BAD_REQUEST, canceled.to_string().as_bytes()),
+            ProviderError::Rejected { status: 400, .. }
+        ));
+        assert!(!IntentStatus::Processing.is_cancelable());
+        assert!(IntentStatus::RequiresAction.is_cancelable());
     }
 
     #[test]

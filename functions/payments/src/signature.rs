@@ -93,7 +93,8 @@ pub fn verify(
     if candidates.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - timestamp).abs() > TOLERANCE_SECS {
+    // `abs_diff`: any two `i64` apart, without overflowing (a `t` of `i64::MIN` is just stale).
+    if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let matched = secrets.iter().any(|secret| {
@@ -176,6 +177,27 @@ mod tests {
         let future = header(&["whsec_a"], NOW + TOLERANCE_SECS + 1, BODY);
         assert_eq!(
             verify(Some(&future), BODY, &["whsec_a"], NOW),
+            Err(SignatureError::Stale)
+        );
+    }
+
+    #[test]
+    fn an_extreme_timestamp_is_stale_not_an_overflow() {
+        for t in [i64::MIN, i64::MAX] {
+            let value = format!("t={t},v1={}", signature("whsec_a", t, BODY));
+            assert_eq!(
+                verify(Some(&value), BODY, &["whsec_a"], NOW),
+                Err(SignatureError::Stale),
+                "{t}"
+            );
+        }
+        let value = format!("t=-9223372036854775808,v1={}", "00".repeat(32));
+        assert_eq!(
+            verify(Some(&value), BODY, &["whsec_a"], NOW),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify(Some(&value), BODY, &["whsec_a"], i64::MAX),
             Err(SignatureError::Stale)
         );
     }

@@ -8,7 +8,7 @@
 //! | an order's payment ([`Payment`]) | `ORDER#<orderId>` | `PAYMENT` |
 //! | the order's compensation ran (authorizing is refused from then on) | `ORDER#<orderId>` | `COMPENSATED` |
 //! | payment id → order id | `PAYMENT#<paymentId>` | `PAYMENT` |
-//! | a refund made by an admin | `PAYMENT#<paymentId>` | `REFUND#<refundId>` |
+//! | a refund the provider accepted (an admin's, the compensation's, or of a payment that succeeded after the compensation), recorded once | `PAYMENT#<paymentId>` | `REFUND#<providerRefundId>` |
 //! | `Idempotency-Key` of an admin's refund (24 h) | `IDEMPOTENCY#<paymentId>#<key>` | `REFUND` |
 //! | processed webhook event (7 days) | `WEBHOOK#<eventId>` | `WEBHOOK` |
 //! | outbox event ([`shared::outbox`]) | `OUTBOX#<eventId>` | `OUTBOX` |
@@ -19,15 +19,28 @@
 //!   in one transaction under `attribute_not_exists`; the second finds the first's record;
 //! - an authorization against the compensation of the same order: the compensation writes the
 //!   `COMPENSATED` marker first and then voids the payment; the authorization's transaction checks
-//!   that the marker is absent, and its recording of the provider's answer that the payment is not
-//!   void. Whichever comes second sees the other;
+//!   that the marker is absent, and its recordings of the intent (before the confirmation) and of
+//!   the provider's answer that the payment is not void. Whichever comes second sees the other;
+//!   at the provider, a confirmation that comes after the compensation's cancellation is refused,
+//!   and a charge that comes before it is refunded by the compensation;
 //! - the provider's answer against a webhook that came first: the answer is recorded only while
 //!   the payment is `creating`, and a webhook only moves an unsettled payment;
 //! - the waiting task's token against the webhook: each writes its part with `ALL_NEW` and
 //!   whoever sees both the token and the outcome completes the task (twice is harmless);
-//! - two refunds at once: each adds to `refundedAmount` under the condition that it still holds
-//!   the value read, with its idempotency record and its `PaymentRefunded` event in the same
-//!   transaction.
+//! - refunds at once (two admins', an admin's and the compensation's, a late payment's): the
+//!   provider decides what may be refunded; once it accepted a refund, the refund is recorded
+//!   whatever else happened meanwhile: `refundedAmount` is added to (never set from a value read
+//!   before), in one transaction with the refund's `REFUND#<providerRefundId>` item put under
+//!   `attribute_not_exists` (so a replay records it once), and, for an admin's, its idempotency
+//!   record and its `PaymentRefunded` event. The status becomes `refunded` afterwards, when
+//!   `refundedAmount` reached the amount;
+//! - an admin's refund against the compensation: while a compensation runs (the payment is void,
+//!   the compensation's outcome not recorded yet, and `voidedAt` recent: see
+//!   [`crate::domain::COMPENSATION_WINDOW_SECS`]), admins' refunds are refused; the compensation
+//!   refunds what is left;
+//! - a charge that succeeds after the compensation voided the payment: the webhook refunds it
+//!   (key `order-<id>-late-refund`) and records it as any refund (with `lateRefundId`); if the
+//!   compensation refunded it first, the provider says nothing is left and nothing is recorded.
 
 use aws_sdk_dynamodb::{
     Client,
@@ -73,6 +86,40 @@ fn webhook_key(event_id: &str) -> Item {
     key(format!("WEBHOOK#{event_id}"), "WEBHOOK")
 }
 
+fn refund_key(payment: Uuid, refund_id: &str) -> Item {
+    key(format!("PAYMENT#{payment}"), format!("REFUND#{refund_id}"))
+}
+
+/// The update adding `amount` to a payment's `refundedAmount` (and the rest of `set`).
+fn add_refund(
+    table: &str,
+    order: Uuid,
+    amount: i64,
+    condition: &str,
+    mut set: Vec<&str>,
+    mut vals: Vec<(&str, AttributeValue)>,
+) -> Result<Update, ApiError> {
+    set.push("refundedAmount = if_not_exists(refundedAmount, :zero) + :refunded");
+    set.push("updatedAt = :now");
+    vals.push((":refunded", n(amount)));
+    vals.push((":zero", n(0)));
+    vals.push((":now", s(shared::time::now_rfc3339())));
+    let uses_status = set.iter().any(|part| part.contains("#status"));
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(payment_key(order)))
+        .update_expression(format!("SET {}", set.join(", ")))
+        .condition_expression(condition)
+        .set_expression_attribute_names(if uses_status {
+            names(&[("#status", "status")])
+        } else {
+            None
+        })
+        .set_expression_attribute_values(values(vals))
+        .build()
+        .context("build a refund's payment update")
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Lookup {
@@ -114,16 +161,56 @@ pub enum Recorded {
 pub enum RefundWritten {
     /// Written.
     Done,
-    /// `refundedAmount` changed since it was read: read again and retry.
-    Stale,
-    /// The same key was used before: its answer.
+    /// The same key was used before, or the provider's refund was recorded already: its answer.
     Replayed(serde_json::Value),
+}
+
+/// Who made a refund the provider accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundSource {
+    /// An admin (`POST /v1/payments/{paymentId}/refund`).
+    Admin,
+    /// The order's compensation.
+    Compensation,
+    /// The webhook, for a payment that succeeded after the compensation.
+    LatePayment,
+}
+
+impl RefundSource {
+    /// The name as stored.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Compensation => "compensation",
+            Self::LatePayment => "late_payment",
+        }
+    }
+}
+
+/// A refund of the compensation or the webhook, as its `REFUND#` item keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundEntry {
+    /// The provider's refund id.
+    pub refund_id: String,
+    /// The payment.
+    pub payment_id: Uuid,
+    /// Its order.
+    pub order_id: Uuid,
+    /// What went back.
+    pub amount: shared::money::Money,
+    /// Who refunded.
+    pub source: RefundSource,
+    /// RFC 3339.
+    pub recorded_at: String,
 }
 
 /// A refund ready to write.
 #[derive(Debug, Clone)]
 pub struct RefundWrite<'a> {
-    /// The payment as read.
+    /// The payment as read before the refund (for its keys and amount).
     pub payment: &'a Payment,
     /// The provider's refund id.
     pub refund_id: &'a str,
@@ -239,8 +326,59 @@ impl Store {
         }
     }
 
-    /// Records the provider's answer to the creation: while the payment is `creating` and not
-    /// void. Otherwise answers the payment as it is.
+    /// Records the intent the creation made, before it is confirmed (so that the compensation
+    /// finds it): while the payment is `creating`, not void, and has no other intent. Otherwise
+    /// answers the payment as it is ([`Recorded::Moved`]).
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn attach_intent(
+        &self,
+        order: Uuid,
+        intent_id: &str,
+        client_secret: Option<&str>,
+    ) -> Result<Recorded, ApiError> {
+        let mut set = vec!["intentId = :intent", "updatedAt = :now"];
+        let mut vals = vec![
+            (":intent", s(intent_id)),
+            (":now", s(shared::time::now_rfc3339())),
+            (":creating", s(PaymentStatus::Creating.as_str())),
+            (":true", AttributeValue::Bool(true)),
+        ];
+        if let Some(secret) = client_secret {
+            set.push("clientSecret = :secret");
+            vals.push((":secret", s(secret)));
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(payment_key(order)))
+            .update_expression(format!("SET {}", set.join(", ")))
+            .condition_expression(
+                "#status = :creating AND (attribute_not_exists(voided) OR voided <> :true) \
+                 AND (attribute_not_exists(intentId) OR intentId = :intent)",
+            )
+            .set_expression_attribute_names(names(&[("#status", "status")]))
+            .set_expression_attribute_values(values(vals))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(dynamo::classify);
+        match result {
+            Ok(output) => Ok(Recorded::Done(Box::new(self.read(output.attributes)?))),
+            Err(WriteFailure::ConditionFailed) => {
+                let now = self.payment_of_order(order).await?.ok_or_else(|| {
+                    ApiError::internal("record an intent", "the payment vanished")
+                })?;
+                Ok(Recorded::Moved(Box::new(now)))
+            }
+            Err(failure) => Err(ApiError::internal("record an intent", failure.into_error())),
+        }
+    }
+
+    /// Records the provider's answer to the creation or the confirmation: while the payment is
+    /// `creating` and not void. Otherwise answers the payment as it is.
     ///
     /// # Errors
     /// 500 on storage failure.
@@ -397,7 +535,8 @@ impl Store {
         }
     }
 
-    /// Marks `order` compensated and its payment, if any, void. Answers the payment as it is now.
+    /// Marks `order` compensated and its payment, if any, void (`voidedAt`: now, at every run of
+    /// the compensation). Answers the payment as it is now.
     ///
     /// # Errors
     /// 500 on storage failure.
@@ -416,7 +555,7 @@ impl Store {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(payment_key(order)))
-            .update_expression("SET voided = :true, updatedAt = :now")
+            .update_expression("SET voided = :true, voidedAt = :now, updatedAt = :now")
             .condition_expression("attribute_exists(pk)")
             .set_expression_attribute_values(values(vec![
                 (":true", AttributeValue::Bool(true)),
@@ -433,21 +572,24 @@ impl Store {
         }
     }
 
-    /// Records what the compensation did.
+    /// Records what the compensation did, once (a retried compensation finds it recorded). A
+    /// refund the provider accepted (`refund`: its entry) is added to `refundedAmount`, in one
+    /// transaction with its `REFUND#` item.
     ///
     /// # Errors
     /// 500 on storage failure.
     pub async fn compensated(
         &self,
-        order: Uuid,
+        payment: &Payment,
         status: PaymentStatus,
         intent_id: Option<&str>,
         compensation: &Compensation,
+        refund: Option<&RefundEntry>,
     ) -> Result<(), ApiError> {
-        let mut set = vec!["#status = :status", "updatedAt = :now", "compensation = :c"];
+        let order = payment.order_id;
+        let mut set = vec!["#status = :status", "compensation = :c"];
         let mut vals = vec![
             (":status", s(status.as_str())),
-            (":now", s(shared::time::now_rfc3339())),
             (
                 ":c",
                 AttributeValue::M(
@@ -459,30 +601,125 @@ impl Store {
             set.push("intentId = :intent");
             vals.push((":intent", s(intent_id)));
         }
-        if let Some(amount) = compensation.amount {
-            set.push("refundedAmount = refundedAmount + :refunded");
-            vals.push((":refunded", n(amount.amount)));
+        let condition = "attribute_exists(pk) AND attribute_not_exists(compensation)";
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(add_refund(
+                    &self.table,
+                    order,
+                    refund.map_or(0, |r| r.amount.amount),
+                    condition,
+                    set.clone(),
+                    vals.clone(),
+                )?)
+                .build(),
+        ];
+        if let Some(refund) = refund {
+            let mut item = dynamo::to_item(refund).context("serialize a refund")?;
+            item.extend(refund_key(payment.payment_id, &refund.refund_id));
+            items.push(dynamo::put(
+                &self.table,
+                item,
+                Some("attribute_not_exists(pk)"),
+            )?);
         }
-        self.client
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            // Recorded by an earlier run of the same compensation.
+            Err(failure) if failure.failed_conditions().contains(&0) => Ok(()),
+            // The refund is in the books already (it cannot be, but then it must not count
+            // twice): record the outcome alone.
+            Err(failure) if failure.failed_conditions().contains(&1) => {
+                let update = add_refund(&self.table, order, 0, condition, set, vals)?;
+                match self
+                    .transact(vec![TransactWriteItem::builder().update(update).build()])
+                    .await
+                {
+                    Ok(()) => Ok(()),
+                    Err(failure) if failure.is_condition_failed() => Ok(()),
+                    Err(failure) => Err(ApiError::internal(
+                        "record a compensation",
+                        failure.into_error(),
+                    )),
+                }
+            }
+            Err(failure) => Err(ApiError::internal(
+                "record a compensation",
+                failure.into_error(),
+            )),
+        }
+    }
+
+    /// Records a refund the webhook made of a payment that succeeded after its compensation
+    /// (`refundedAmount` added to, with its `REFUND#` item, once), then marks the payment
+    /// `refunded` when nothing is left. `false` when it was recorded already.
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn record_late_refund(
+        &self,
+        payment: &Payment,
+        refund: &RefundEntry,
+    ) -> Result<bool, ApiError> {
+        let update = add_refund(
+            &self.table,
+            payment.order_id,
+            refund.amount.amount,
+            "attribute_exists(pk)",
+            vec!["lateRefundId = :refund"],
+            vec![(":refund", s(&refund.refund_id))],
+        )?;
+        let mut item = dynamo::to_item(refund).context("serialize a refund")?;
+        item.extend(refund_key(payment.payment_id, &refund.refund_id));
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            dynamo::put(&self.table, item, Some("attribute_not_exists(pk)"))?,
+        ];
+        let recorded = match self.transact(items).await {
+            Ok(()) => true,
+            Err(failure) if failure.failed_conditions().contains(&1) => false,
+            Err(failure) => {
+                return Err(ApiError::internal(
+                    "record a late refund",
+                    failure.into_error(),
+                ));
+            }
+        };
+        self.mark_refunded_if_full(payment).await?;
+        Ok(recorded)
+    }
+
+    /// Moves `payment` to `refunded` once `refundedAmount` reached its amount (after any refund;
+    /// whoever adds the last part sees it).
+    ///
+    /// # Errors
+    /// 500 on storage failure.
+    pub async fn mark_refunded_if_full(&self, payment: &Payment) -> Result<(), ApiError> {
+        let result = self
+            .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(payment_key(order)))
-            .update_expression(format!("SET {}", set.join(", ")))
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(compensation)")
+            .set_key(Some(payment_key(payment.order_id)))
+            .update_expression("SET #status = :refunded, updatedAt = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND refundedAmount >= :total AND #status <> :refunded",
+            )
             .set_expression_attribute_names(names(&[("#status", "status")]))
-            .set_expression_attribute_values(values(vals))
+            .set_expression_attribute_values(values(vec![
+                (":refunded", s(PaymentStatus::Refunded.as_str())),
+                (":total", n(payment.amount.amount)),
+                (":now", s(shared::time::now_rfc3339())),
+            ]))
             .send()
             .await
-            .map_err(dynamo::classify)
-            .map(|_| ())
-            .or_else(|failure| match failure {
-                // Recorded by an earlier run of the same compensation.
-                WriteFailure::ConditionFailed => Ok(()),
-                failure => Err(ApiError::internal(
-                    "record a compensation",
-                    failure.into_error(),
-                )),
-            })
+            .map_err(dynamo::classify);
+        match result {
+            Ok(_) | Err(WriteFailure::ConditionFailed) => Ok(()),
+            Err(failure) => Err(ApiError::internal(
+                "mark a payment refunded",
+                failure.into_error(),
+            )),
+        }
     }
 
     /// Whether webhook event `event_id` was processed.
@@ -554,35 +791,24 @@ impl Store {
         .await
     }
 
-    /// Writes an admin's refund in one transaction: the payment's refunded amount (under the
-    /// condition that it is still the one read), the refund, its idempotency record and its
-    /// `PaymentRefunded` event.
+    /// Writes an admin's refund, which the provider accepted, in one transaction: the amount added
+    /// to the payment's `refundedAmount` (whatever it is now: the provider already decided), the
+    /// refund's `REFUND#` item (once), its idempotency record and its `PaymentRefunded` event.
+    /// Then the payment becomes `refunded` if nothing is left.
     ///
     /// # Errors
     /// 422 `IDEMPOTENCY_KEY_REUSED`; 500 on storage failure.
     #[tracing::instrument(skip_all, fields(payment_id = %refund.payment.payment_id))]
     pub async fn write_refund(&self, refund: &RefundWrite<'_>) -> Result<RefundWritten, ApiError> {
         let payment = refund.payment;
-        let refunded = payment.refunded_amount + refund.amount;
-        let status = if refunded >= payment.amount.amount {
-            PaymentStatus::Refunded
-        } else {
-            payment.status
-        };
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(payment_key(payment.order_id)))
-            .update_expression("SET refundedAmount = :next, #status = :status, updatedAt = :now")
-            .condition_expression("refundedAmount = :read")
-            .set_expression_attribute_names(names(&[("#status", "status")]))
-            .set_expression_attribute_values(values(vec![
-                (":next", n(refunded)),
-                (":read", n(payment.refunded_amount)),
-                (":status", s(status.as_str())),
-                (":now", s(shared::time::now_rfc3339())),
-            ]))
-            .build()
-            .context("build the payment update")?;
+        let update = add_refund(
+            &self.table,
+            payment.order_id,
+            refund.amount,
+            "attribute_exists(pk)",
+            Vec::new(),
+            Vec::new(),
+        )?;
         let record = RefundRecord {
             fingerprint: refund.fingerprint.to_owned(),
             answer: refund.answer.clone(),
@@ -594,32 +820,51 @@ impl Store {
             n(shared::time::now().unix_timestamp() + IDEMPOTENCY_RETENTION_SECS),
         );
         let mut refund_item = dynamo::to_item(refund.answer).context("serialize a refund")?;
-        refund_item.extend(key(
-            format!("PAYMENT#{}", payment.payment_id),
-            format!("REFUND#{}", refund.refund_id),
-        ));
+        refund_item.insert("source".to_owned(), s(RefundSource::Admin.as_str()));
+        refund_item.extend(refund_key(payment.payment_id, refund.refund_id));
         let items = vec![
             TransactWriteItem::builder().update(update).build(),
             dynamo::put(&self.table, idempotency, Some("attribute_not_exists(pk)"))?,
             dynamo::put(&self.table, refund_item, Some("attribute_not_exists(pk)"))?,
             outbox::put(&self.table, refund.event)?,
         ];
-        match self.transact(items).await {
-            Ok(()) => Ok(RefundWritten::Done),
+        let written = match self.transact(items).await {
+            Ok(()) => RefundWritten::Done,
             Err(failure) if failure.failed_conditions().contains(&1) => {
                 let record = self
                     .refund_record(payment.payment_id, refund.key)
                     .await?
                     .ok_or_else(|| ApiError::internal("replay a refund", "the record vanished"))?;
-                if record.fingerprint == refund.fingerprint {
-                    Ok(RefundWritten::Replayed(record.answer))
-                } else {
-                    Err(shared::idempotency::reused())
+                if record.fingerprint != refund.fingerprint {
+                    return Err(shared::idempotency::reused());
                 }
+                RefundWritten::Replayed(record.answer)
             }
-            Err(failure) if failure.failed_conditions().contains(&0) => Ok(RefundWritten::Stale),
-            Err(failure) => Err(ApiError::internal("write a refund", failure.into_error())),
-        }
+            // The provider's refund is in the books already (under a key whose record expired):
+            // its answer, counted once.
+            Err(failure) if failure.failed_conditions().contains(&2) => {
+                let mut answer: serde_json::Value = dynamo::get(
+                    &self.client,
+                    &self.table,
+                    refund_key(payment.payment_id, refund.refund_id),
+                    true,
+                    "a refund",
+                )
+                .await?
+                .ok_or_else(|| ApiError::internal("replay a refund", "the refund vanished"))?;
+                if let Some(fields) = answer.as_object_mut() {
+                    for name in ["pk", "sk", "source"] {
+                        fields.remove(name);
+                    }
+                }
+                RefundWritten::Replayed(answer)
+            }
+            Err(failure) => {
+                return Err(ApiError::internal("write a refund", failure.into_error()));
+            }
+        };
+        self.mark_refunded_if_full(payment).await?;
+        Ok(written)
     }
 
     /// Runs a transaction, retrying lost races a few times.

@@ -1,8 +1,10 @@
 //! Payments through the local stack: the webhook's signature checks and deduplication, the
-//! simulator's idempotency through its HTTP route, authorizations against the simulator
-//! (succeeding, declined, asynchronous, unavailable, after the compensation), admins' refunds and
-//! their `PaymentRefunded` events, and who may see an order's payment. The saga tasks are driven
-//! in-process against the stack's emulator and simulator. The tests share one stack.
+//! simulator's idempotency and limits through its HTTP route, authorizations against the
+//! simulator (succeeding, declined, asynchronous, unavailable, after the compensation), a
+//! compensation that meets an authorization under way, a payment that succeeds after the
+//! compensation, admins' refunds (their `PaymentRefunded` events, against the compensation), and
+//! who may see an order's payment. The saga tasks are driven in-process against the stack's
+//! emulator and simulator. The tests share one stack.
 
 // Helpers outside the test functions fail the test on a setup error too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -14,11 +16,11 @@ use http::Method;
 use local::testing::{self, Account, SharedStack, TestResponse, call, eventually};
 use payments::{
     Payments, ProviderKeys,
-    domain::CompensationAction,
+    domain::{CompensationAction, Payment, PaymentStatus},
     handlers::{authorize_payment, cancel_or_refund_payment},
-    provider::{self, Provider},
+    provider::{self, CONFIRM, IntentStatus, Provider, ProviderError, order_key},
     signature,
-    store::Store,
+    store::{Begun, Store},
 };
 use serde_json::{Value, json};
 use shared::{
@@ -404,7 +406,9 @@ async fn an_asynchronous_payment_is_settled_by_the_signed_webhook() {
     )
     .await
     .unwrap();
-    assert_eq!(started.status.as_str(), "processing");
+    // The customer must act; the webhook tells when they did.
+    assert_eq!(started.status.as_str(), "requires_action");
+    assert!(!started.client_secret.is_empty());
     let path = format!("/v1/payments/order/{order}");
     eventually(
         Duration::from_secs(30),
@@ -600,4 +604,279 @@ async fn an_admin_refund_is_idempotent_bounded_and_emits_payment_refunded() {
         broken.is_empty(),
         "events that break their schema: {broken:?}"
     );
+}
+
+async fn payment_of(shop: &Shop, order: Uuid) -> Payment {
+    payments(shop)
+        .store
+        .payment_of_order(order)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn admin_refund(shop: &Shop, payment: Uuid, body: Value, key: &str) -> TestResponse {
+    call(
+        shop.stack,
+        Method::POST,
+        &format!("/v1/payments/{payment}/refund"),
+        Some(&shop.admin.token),
+        Some(&body),
+        &[("idempotency-key", key)],
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_simulator_keeps_the_providers_amount_limits() {
+    let shop = shop().await;
+    let api_key = shop.keys.api_key.as_str();
+    for (form, code) in [
+        ("amount=49&currency=usd", "amount_too_small"),
+        ("amount=100000000&currency=usd", "amount_too_large"),
+    ] {
+        let refused = simulator(shop.stack, api_key, "/v1/payment_intents", form, None).await;
+        assert_eq!(refused.status, 400, "{}", refused.text());
+        assert_eq!(refused.json()["error"]["type"], "invalid_request_error");
+        assert_eq!(refused.json()["error"]["code"], code);
+    }
+    let failure = authorize(
+        shop,
+        Uuid::new_v4(),
+        &Uuid::new_v4().to_string(),
+        30,
+        Some("pm_card_visa"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(failure.error, errors::PAYMENT_REJECTED);
+    let cause: Value = serde_json::from_str(&failure.cause).unwrap();
+    assert_eq!(cause["code"], "amount_too_small");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_compensation_of_an_authorization_under_way_never_charges() {
+    let shop = shop().await;
+    let payments = payments(shop);
+    // An authorization recorded its payment and died before the provider heard of it.
+    let order = Uuid::new_v4();
+    let now = shared::time::now_rfc3339();
+    let payment = Payment {
+        payment_id: Uuid::new_v4(),
+        order_id: order,
+        user_id: Uuid::new_v4(),
+        amount: usd(2_200),
+        payment_method: Some("pm_card_visa".into()),
+        status: PaymentStatus::Creating,
+        intent_id: None,
+        client_secret: None,
+        failure: None,
+        refunded_amount: 0,
+        voided: false,
+        voided_at: None,
+        compensation: None,
+        late_refund_id: None,
+        task_token: None,
+        correlation_id: "test".into(),
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    assert_eq!(
+        payments.store.begin(&payment).await.unwrap(),
+        Begun::Created
+    );
+    // The compensation replays the creation (which does not confirm) and cancels the intent.
+    let compensation = compensate(shop, order).await;
+    assert_eq!(compensation.action, CompensationAction::Canceled);
+    let recorded = payment_of(shop, order).await;
+    assert_eq!(recorded.status, PaymentStatus::Canceled);
+    let intent_id = recorded.intent_id.unwrap();
+    let intent = payments.provider.retrieve_intent(&intent_id).await.unwrap();
+    assert_eq!(intent.status, IntentStatus::Canceled);
+    // The authorization's confirmation, arriving late, is refused: nothing is charged.
+    let late = payments
+        .provider
+        .confirm_intent(&intent_id, Some("pm_card_visa"), &order_key(order, CONFIRM))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&late, ProviderError::Rejected { code: Some(code), .. } if code == "payment_intent_unexpected_state"),
+        "{late:?}"
+    );
+    // And a retried authorization refuses to charge.
+    let retried = authorize(
+        shop,
+        order,
+        &Uuid::new_v4().to_string(),
+        2_200,
+        Some("pm_card_visa"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(retried.error, errors::PAYMENT_REJECTED);
+    assert_eq!(
+        payments
+            .provider
+            .retrieve_intent(&intent_id)
+            .await
+            .unwrap()
+            .status,
+        IntentStatus::Canceled
+    );
+
+    // An intent waiting for the customer is canceled too.
+    let waiting = Uuid::new_v4();
+    let started = authorize(
+        shop,
+        waiting,
+        &Uuid::new_v4().to_string(),
+        1_100,
+        Some("pm_card_async_never"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(started.status.as_str(), "requires_action");
+    assert_eq!(
+        compensate(shop, waiting).await.action,
+        CompensationAction::Canceled
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payment_that_succeeds_after_the_compensation_is_refunded_once() {
+    let shop = shop().await;
+    let payments = payments(shop);
+    let order = Uuid::new_v4();
+    let paid = authorize(
+        shop,
+        order,
+        &Uuid::new_v4().to_string(),
+        3_300,
+        Some("pm_card_visa"),
+    )
+    .await
+    .unwrap();
+    // The order gave up (its compensation voided the payment, and has not refunded it), and the
+    // provider's news of the charge comes only now.
+    payments.store.void(order).await.unwrap();
+    let intent = payments
+        .provider
+        .retrieve_intent(&paid.intent_id)
+        .await
+        .unwrap();
+    let secret = shop.keys.webhook_secret.as_str();
+    let deliver = |event_id: String| {
+        let body = json!({
+            "id": event_id, "object": "event", "type": "payment_intent.succeeded", "created": now(),
+            "data": {"object": intent.clone()}
+        })
+        .to_string();
+        async move {
+            let signed = signature::header(&[secret], now(), body.as_bytes());
+            post_webhook(shop.stack, &body, Some(&signed)).await
+        }
+    };
+    let first = deliver(format!("evt_{}", Uuid::new_v4().simple())).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let refunded = payment_of(shop, order).await;
+    assert_eq!(refunded.status, PaymentStatus::Refunded);
+    assert_eq!(refunded.refunded_amount, 3_300);
+    assert!(refunded.late_refund_id.is_some());
+    // Another event of the same charge replays the same refund, recorded once.
+    let again = deliver(format!("evt_{}", Uuid::new_v4().simple())).await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(payment_of(shop, order).await.refunded_amount, 3_300);
+    // The compensation, finishing, finds nothing left to refund.
+    let compensation = compensate(shop, order).await;
+    assert_eq!(compensation.action, CompensationAction::Refunded);
+    let done = payment_of(shop, order).await;
+    assert_eq!(
+        (done.status, done.refunded_amount),
+        (PaymentStatus::Refunded, 3_300)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admin_refunds_and_the_compensation_add_up_and_wait_for_each_other() {
+    let shop = shop().await;
+    let payments = payments(shop);
+    let order = Uuid::new_v4();
+    let paid = authorize(
+        shop,
+        order,
+        &Uuid::new_v4().to_string(),
+        5_000,
+        Some("pm_card_visa"),
+    )
+    .await
+    .unwrap();
+    let first = admin_refund(
+        shop,
+        paid.payment_id,
+        json!({"amount": usd(1_000)}),
+        "k-before",
+    )
+    .await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    // While the compensation runs, admins wait.
+    payments.store.void(order).await.unwrap();
+    let refused = admin_refund(
+        shop,
+        paid.payment_id,
+        json!({"amount": usd(500)}),
+        "k-during",
+    )
+    .await;
+    assert_eq!(
+        (refused.status, refused.json()["code"].clone()),
+        (409, json!("PAYMENT_BEING_CANCELLED"))
+    );
+    let compensation = compensate(shop, order).await;
+    assert_eq!(compensation.action, CompensationAction::Refunded);
+    assert_eq!(compensation.amount, Some(usd(4_000)));
+    let done = payment_of(shop, order).await;
+    assert_eq!(
+        (done.status, done.refunded_amount),
+        (PaymentStatus::Refunded, 5_000)
+    );
+    let after = admin_refund(shop, paid.payment_id, json!({}), "k-after").await;
+    assert_eq!(
+        (after.status, after.json()["code"].clone()),
+        (409, json!("NOTHING_TO_REFUND"))
+    );
+
+    // An admin's refund racing the compensation: whatever the provider accepted is in the books.
+    for round in 0..3 {
+        let order = Uuid::new_v4();
+        let paid = authorize(
+            shop,
+            order,
+            &Uuid::new_v4().to_string(),
+            4_000,
+            Some("pm_card_visa"),
+        )
+        .await
+        .unwrap();
+        let key = format!("k-race-{round}");
+        let (admin, compensation) = tokio::join!(
+            admin_refund(shop, paid.payment_id, json!({"amount": usd(1_500)}), &key),
+            compensate(shop, order)
+        );
+        assert!(
+            admin.status == 200 || admin.status == 409,
+            "{} {}",
+            admin.status,
+            admin.text()
+        );
+        assert_eq!(compensation.action, CompensationAction::Refunded);
+        let done = payment_of(shop, order).await;
+        assert_eq!(
+            (done.status, done.refunded_amount),
+            (PaymentStatus::Refunded, 4_000),
+            "round {round}: admin {} {}",
+            admin.status,
+            admin.text()
+        );
+    }
 }

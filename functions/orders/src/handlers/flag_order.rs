@@ -42,6 +42,8 @@ pub async fn handle(orders: &Orders, input: Input) -> Result<serde_json::Value, 
             }
             let mut next = order.clone();
             next.status = OrderStatus::NeedsAttention;
+            // Whatever was running for it (a cancellation) is over.
+            next.cancel_requested = false;
             next.failure = Some(FailureReason {
                 code: "COMPENSATION_FAILED".into(),
                 detail: Some(detail.chars().take(500).collect()),

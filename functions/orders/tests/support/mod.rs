@@ -29,7 +29,17 @@ pub struct Stocked {
 
 /// Starts the shop with these template parameters.
 pub async fn open(parameters: &[(&str, &str)], slug: &str) -> Shop {
-    let (stack, admin) = testing::shared_shop(parameters).await.unwrap();
+    open_scaled(parameters, 1.0, slug).await
+}
+
+/// [`open`] with the state machines' waits, retry intervals and task timeouts multiplied by
+/// `time_scale`.
+pub async fn open_scaled(parameters: &[(&str, &str)], time_scale: f64, slug: &str) -> Shop {
+    let (stack, admin) = testing::shared_shop_with(parameters, move |options| {
+        options.sfn_time_scale = time_scale;
+    })
+    .await
+    .unwrap();
     let seller = testing::account(stack, &admin, "seller").await.unwrap();
     let created = send(
         stack,

@@ -1,10 +1,16 @@
 //! Task `authorize-payment` (the saga's `AuthorizePayment`): a payment intent for the order's
-//! total, created (and confirmed, when the order came with a payment method) with the provider.
+//! total, created with the provider, then confirmed with the order's payment method when it came
+//! with one.
 //!
 //! The payment is recorded before the provider is called, so a retry finds it and replays the
-//! same creation (same idempotency key, same parameters): the provider answers the first
-//! attempt's intent, and the order is charged once. An order whose compensation already ran is
-//! never charged: the authorization fails with `PaymentRejected`.
+//! same calls (same idempotency keys, same parameters): the creation (`order-<id>-create`, never
+//! confirming, so that its replay by the compensation cannot charge) and the confirmation
+//! (`order-<id>-confirm`); the provider answers the first attempt's intent and outcome, and the
+//! order is charged once. The intent is recorded on the payment between the two calls, so that
+//! the compensation finds it. An order whose compensation already ran is never charged: the
+//! authorization fails with `PaymentRejected` (and a confirmation that comes after the
+//! compensation canceled the intent is refused by the provider). An answer other than
+//! `succeeded` (`requires_action`, `processing`, …) means the webhook settles the payment.
 
 use serde::{Deserialize, Serialize};
 use shared::{
@@ -17,8 +23,8 @@ use uuid::Uuid;
 use crate::{
     Payments,
     domain::{Payment, PaymentStatus},
-    provider::{Decline, NewIntent, ProviderError},
-    store::{Begun, Recorded},
+    provider::{CONFIRM, Decline, NewIntent, PaymentIntent, ProviderError, order_key},
+    store::{Begun, Recorded, Store},
 };
 
 /// The longest payment method id accepted.
@@ -125,7 +131,9 @@ pub async fn handle(payments: &Payments, input: Input) -> Result<Authorized, Tas
         failure: None,
         refunded_amount: 0,
         voided: false,
+        voided_at: None,
         compensation: None,
+        late_refund_id: None,
         task_token: None,
         correlation_id: input.correlation_id.clone(),
         created_at: now.clone(),
@@ -142,69 +150,122 @@ pub async fn handle(payments: &Payments, input: Input) -> Result<Authorized, Tas
         }
         Begun::Existing(existing) => return answer(&existing),
     };
+    let order = payment.order_id;
+    let store = &payments.store;
     let new = NewIntent {
-        order_id: payment.order_id,
+        order_id: order,
         payment_id: payment.payment_id,
         amount: payment.amount,
-        payment_method: payment.payment_method.as_deref(),
     };
-    let store = &payments.store;
-    let recorded = match payments.provider.create_intent(&new).await {
-        Ok(intent) => {
-            store
-                .record_intent(
-                    payment.order_id,
-                    PaymentStatus::of_intent(intent.status),
-                    Some(&intent.id),
-                    intent.client_secret.as_deref(),
-                    None,
-                )
-                .await?
+    let created = match payments.provider.create_intent(&new).await {
+        Ok(intent) => intent,
+        Err(error) => return refused(store, order, None, error, "create a payment intent").await,
+    };
+    // Known before the confirmation, so that the compensation finds it (and cancels it).
+    let payment = match store
+        .attach_intent(order, &created.id, created.client_secret.as_deref())
+        .await?
+    {
+        Recorded::Done(payment) => payment,
+        Recorded::Moved(payment) => return answer(&payment),
+    };
+    let Some(method) = payment.payment_method.as_deref() else {
+        // The client confirms.
+        return record(store, order, &created).await;
+    };
+    match payments
+        .provider
+        .confirm_intent(&created.id, Some(method), &order_key(order, CONFIRM))
+        .await
+    {
+        Ok(intent) => record(store, order, &intent).await,
+        Err(error) => {
+            refused(
+                store,
+                order,
+                Some(&created.id),
+                error,
+                "confirm the payment intent",
+            )
+            .await
         }
-        Err(ProviderError::Declined { decline, intent_id }) => {
+    }
+}
+
+/// Records the provider's intent on the payment, and answers the payment as it is then.
+async fn record(
+    store: &Store,
+    order: Uuid,
+    intent: &PaymentIntent,
+) -> Result<Authorized, TaskFailure> {
+    match store
+        .record_intent(
+            order,
+            PaymentStatus::of_intent(intent.status),
+            Some(&intent.id),
+            intent.client_secret.as_deref(),
+            None,
+        )
+        .await?
+    {
+        Recorded::Done(payment) | Recorded::Moved(payment) => answer(&payment),
+    }
+}
+
+/// Records a refused creation or confirmation, and answers it: `PaymentDeclined` for a card
+/// refused, `PaymentRejected` for a request refused (or the order compensated meanwhile),
+/// `Transient` for trouble that may pass.
+async fn refused(
+    store: &Store,
+    order: Uuid,
+    intent_id: Option<&str>,
+    error: ProviderError,
+    context: &str,
+) -> Result<Authorized, TaskFailure> {
+    match error {
+        ProviderError::Declined {
+            decline,
+            intent_id: declined_intent,
+        } => {
             tracing::info!(?decline, "the card was declined");
-            store
+            let recorded = store
                 .record_intent(
-                    payment.order_id,
+                    order,
                     PaymentStatus::Failed,
-                    intent_id.as_deref(),
+                    declined_intent.as_deref().or(intent_id),
                     None,
                     Some(&decline),
                 )
-                .await?
+                .await?;
+            match recorded {
+                Recorded::Done(payment) | Recorded::Moved(payment) => answer(&payment),
+            }
         }
-        Err(ProviderError::Rejected {
+        ProviderError::Rejected {
             status,
             kind,
             code,
             message,
-        }) => {
+        } => {
             tracing::error!(status, %kind, ?code, %message, "the provider refused the payment request");
             let reason = Decline {
                 code: Some(code.unwrap_or(kind)),
                 decline_code: None,
                 message: Some(message),
             };
-            store
-                .record_intent(
-                    payment.order_id,
-                    PaymentStatus::Failed,
-                    None,
-                    None,
-                    Some(&reason),
-                )
+            let recorded = store
+                .record_intent(order, PaymentStatus::Failed, intent_id, None, Some(&reason))
                 .await?;
-            return Err(rejected(
-                reason.code.as_deref().unwrap_or("rejected"),
-                reason.message.unwrap_or_default(),
-            ));
+            match recorded {
+                Recorded::Done(_) => Err(rejected(
+                    reason.code.as_deref().unwrap_or("rejected"),
+                    reason.message.unwrap_or_default(),
+                )),
+                // Compensated meanwhile (the confirmation met a canceled intent), or settled.
+                Recorded::Moved(payment) => answer(&payment),
+            }
         }
-        Err(error @ ProviderError::Transient(_)) => {
-            return Err(TaskFailure::transient("create a payment intent", &error));
-        }
-    };
-    match recorded {
-        Recorded::Done(payment) | Recorded::Moved(payment) => answer(&payment),
+        error @ ProviderError::Transient(_) => Err(TaskFailure::transient(context, &error)),
     }
 }
 

@@ -3,10 +3,15 @@
 //!
 //! It first marks the order compensated, so that an authorization still under way (or retried
 //! later) refuses to charge it, and voids the payment. Then it undoes what the provider did: a
-//! charged intent is refunded in full, any other is canceled. When the payment was recorded but
-//! the provider's answer was not (an authorization that died or is still running), it replays the
-//! creation with the same idempotency key to learn the intent, so none is left behind. The
-//! outcome is recorded on the payment, and a retried compensation answers it again.
+//! charged intent is refunded (all that is left), any other is canceled. When the payment was
+//! recorded but its intent was not (an authorization that died or is still running), it replays
+//! the creation with the same idempotency key to learn the intent, so none is left behind: the
+//! creation never confirms, so its replay cannot charge, and once the intent is canceled a
+//! confirmation still under way is refused by the provider. An intent that is `processing`
+//! cannot be canceled until it settles: that is a `Transient` failure (the state retries). The
+//! outcome is recorded on the payment (a refund added to `refundedAmount` once, with its
+//! `REFUND#` item), and a retried compensation answers it again. A payment that succeeds after the
+//! compensation gave up is refunded by the webhook.
 
 use serde::Deserialize;
 use shared::{checkout::errors, task::TaskFailure};
@@ -16,6 +21,7 @@ use crate::{
     Payments,
     domain::{Compensation, CompensationAction, Payment, PaymentStatus},
     provider::{self, IntentStatus, NewIntent, ProviderError, order_key},
+    store::{RefundEntry, RefundSource},
 };
 
 /// How often the intent is read again when it changed under the compensation.
@@ -38,8 +44,8 @@ pub struct Input {
 /// `{"action": "none"|"canceled"|"refunded", "paymentId"?, "amount"?}`.
 ///
 /// # Errors
-/// `PaymentRejected` when the provider refuses; `Transient` on storage or provider trouble (the
-/// state retries both).
+/// `PaymentRejected` when the provider refuses; `Transient` on storage or provider trouble, or
+/// while the intent is `processing` (the state retries both).
 #[tracing::instrument(skip_all, fields(order_id = %input.order_id))]
 pub async fn handle(payments: &Payments, input: Input) -> Result<Compensation, TaskFailure> {
     let Some(payment) = payments.store.void(input.order_id).await? else {
@@ -49,10 +55,16 @@ pub async fn handle(payments: &Payments, input: Input) -> Result<Compensation, T
     if let Some(done) = &payment.compensation {
         return Ok(done.clone());
     }
-    let (status, intent_id, compensation) = undo(payments, &payment).await?;
+    let (status, intent_id, compensation, refund) = undo(payments, &payment).await?;
     payments
         .store
-        .compensated(input.order_id, status, intent_id.as_deref(), &compensation)
+        .compensated(
+            &payment,
+            status,
+            intent_id.as_deref(),
+            &compensation,
+            refund.as_ref(),
+        )
         .await?;
     tracing::info!(action = ?compensation.action, "the payment was compensated");
     Ok(compensation)
@@ -76,7 +88,22 @@ fn failure(context: &str, error: ProviderError) -> TaskFailure {
     }
 }
 
-type Undone = (PaymentStatus, Option<String>, Compensation);
+fn processing() -> TaskFailure {
+    TaskFailure::transient(
+        "cancel the intent",
+        &ProviderError::Transient(
+            "the intent is processing: it cannot be canceled before it settles".into(),
+        ),
+    )
+}
+
+/// The payment's status, its intent, the answer, and the refund to record.
+type Undone = (
+    PaymentStatus,
+    Option<String>,
+    Compensation,
+    Option<RefundEntry>,
+);
 
 async fn undo(payments: &Payments, payment: &Payment) -> Result<Undone, TaskFailure> {
     let order = payment.order_id;
@@ -84,11 +111,11 @@ async fn undo(payments: &Payments, payment: &Payment) -> Result<Undone, TaskFail
     let intent_id = match (&payment.intent_id, payment.status) {
         (Some(intent_id), _) => intent_id.clone(),
         (None, PaymentStatus::Creating) => {
+            // The creation never confirms: replaying it charges nothing.
             let new = NewIntent {
                 order_id: order,
                 payment_id: payment.payment_id,
                 amount: payment.amount,
-                payment_method: payment.payment_method.as_deref(),
             };
             match payments.provider.create_intent(&new).await {
                 Ok(intent) => intent.id,
@@ -97,12 +124,12 @@ async fn undo(payments: &Payments, payment: &Payment) -> Result<Undone, TaskFail
                     ..
                 }) => intent_id,
                 Err(ProviderError::Declined { .. } | ProviderError::Rejected { .. }) => {
-                    return Ok((PaymentStatus::Failed, None, nothing(id)));
+                    return Ok((PaymentStatus::Failed, None, nothing(id), None));
                 }
                 Err(error) => return Err(failure("learn the order's intent", error)),
             }
         }
-        (None, status) => return Ok((status, None, nothing(id))),
+        (None, status) => return Ok((status, None, nothing(id), None)),
     };
     for _ in 0..ROUNDS {
         let intent = payments
@@ -112,8 +139,10 @@ async fn undo(payments: &Payments, payment: &Payment) -> Result<Undone, TaskFail
             .map_err(|e| failure("read the intent", e))?;
         match intent.status {
             IntentStatus::Canceled => {
-                return Ok((PaymentStatus::Canceled, Some(intent_id), canceled(id)));
+                return Ok((PaymentStatus::Canceled, Some(intent_id), canceled(id), None));
             }
+            // It settles first; a later run refunds or cancels what it became.
+            IntentStatus::Processing => return Err(processing()),
             IntentStatus::Succeeded => {
                 let refund = payments
                     .provider
@@ -124,12 +153,26 @@ async fn undo(payments: &Payments, payment: &Payment) -> Result<Undone, TaskFail
                         &order_key(order, "refund"),
                     )
                     .await;
-                let amount = match refund {
-                    Ok(refund) => provider::money(refund.amount, &refund.currency),
+                let (amount, entry) = match refund {
+                    Ok(refund) => {
+                        let amount = provider::money(refund.amount, &refund.currency);
+                        let entry = amount.map(|amount| RefundEntry {
+                            refund_id: refund.id.clone(),
+                            payment_id: payment.payment_id,
+                            order_id: order,
+                            amount,
+                            source: RefundSource::Compensation,
+                            recorded_at: shared::time::now_rfc3339(),
+                        });
+                        (amount, entry)
+                    }
                     Err(ProviderError::Rejected { code, .. })
                         if code.as_deref() == Some("charge_already_refunded") =>
                     {
-                        Some(shared::money::Money::zero(payment.amount.currency))
+                        (
+                            Some(shared::money::Money::zero(payment.amount.currency)),
+                            None,
+                        )
                     }
                     Err(error) => return Err(failure("refund the payment", error)),
                 };
@@ -141,17 +184,24 @@ async fn undo(payments: &Payments, payment: &Payment) -> Result<Undone, TaskFail
                         payment_id: id,
                         amount,
                     },
+                    entry,
                 ));
             }
-            _ => match payments
+            // The key names the status the cancellation was asked from: a refusal the provider
+            // stored (the intent was being charged) is not replayed to a later run that finds
+            // the intent elsewhere. Canceling twice cancels once.
+            status => match payments
                 .provider
-                .cancel_intent(&intent_id, &order_key(order, "cancel"))
+                .cancel_intent(
+                    &intent_id,
+                    &order_key(order, &format!("cancel-{}", status.as_str())),
+                )
                 .await
             {
                 Ok(_) => {
-                    return Ok((PaymentStatus::Canceled, Some(intent_id), canceled(id)));
+                    return Ok((PaymentStatus::Canceled, Some(intent_id), canceled(id), None));
                 }
-                // The intent moved on (it settled meanwhile): read it again.
+                // The intent moved on (it was charged meanwhile): read it again.
                 Err(ProviderError::Rejected { .. }) => {}
                 Err(error) => return Err(failure("cancel the intent", error)),
             },

@@ -6,6 +6,13 @@
 //! remembered once processed; a redelivery is answered 200 at once):
 //! `payment_intent.succeeded` and `payment_intent.payment_failed` settle the order's payment and
 //! complete the saga's task waiting for it; other types are acknowledged and ignored.
+//!
+//! A payment that succeeds after its order's compensation voided it (the customer paid after the
+//! order gave up: the compensation could not cancel the intent, or gave up) is refunded in full
+//! at once (all that is left, idempotency key `order-<id>-late-refund`), and the refund recorded
+//! on the payment once (`refundedAmount`, a `REFUND#` item, `lateRefundId`): a failed order never
+//! keeps a charge. A redelivered event replays the same refund; if the provider answers that
+//! nothing is left to refund (the compensation refunded it), there is nothing to record.
 
 use std::collections::BTreeMap;
 
@@ -15,11 +22,15 @@ use shared::{ApiError, RequestContext, http};
 
 use crate::{
     Payments,
-    domain::PaymentStatus,
+    domain::{Payment, PaymentStatus},
     handlers::complete_waiting_task,
-    provider::{Decline, PaymentIntent},
+    provider::{self, Decline, PaymentIntent, ProviderError, order_key},
     signature,
+    store::{RefundEntry, RefundSource},
 };
+
+/// The idempotency key's operation of a late payment's refund.
+pub const LATE_REFUND: &str = "late-refund";
 
 /// The largest event accepted.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -163,6 +174,10 @@ async fn process(payments: &Payments, event: &WebhookEvent) -> Result<&'static s
         .settle(order, status, &intent.id, failure.as_ref())
         .await?;
     let outcome = match payment {
+        Some(payment) if needs_late_refund(&payment, status) => {
+            refund_late_payment(payments, &payment, &intent).await?;
+            "processed"
+        }
         Some(payment) => {
             tracing::info!(order_id = %order, status = payment.status.as_str(), "payment settled by webhook");
             complete_waiting_task(payments, &payment)
@@ -178,6 +193,67 @@ async fn process(payments: &Payments, event: &WebhookEvent) -> Result<&'static s
         .remember_webhook(&event.id, &event.event_type)
         .await?;
     Ok(outcome)
+}
+
+/// Whether the news of `status` for `payment` is a charge that must go back: it succeeded, but
+/// the order's compensation voided the payment (whatever it recorded since).
+#[must_use]
+pub fn needs_late_refund(payment: &Payment, status: PaymentStatus) -> bool {
+    status == PaymentStatus::Succeeded && payment.voided
+}
+
+/// Refunds all that is left of `intent`, charged after the order's compensation, and records it.
+async fn refund_late_payment(
+    payments: &Payments,
+    payment: &Payment,
+    intent: &PaymentIntent,
+) -> Result<(), ApiError> {
+    let order = payment.order_id;
+    tracing::warn!(order_id = %order, intent_id = %intent.id, "a payment succeeded after its order's compensation: refunding it");
+    let refund = payments
+        .provider
+        .refund(
+            &intent.id,
+            None,
+            Some("late_payment_after_compensation"),
+            &order_key(order, LATE_REFUND),
+        )
+        .await;
+    let refund = match refund {
+        Ok(refund) => refund,
+        Err(ProviderError::Rejected { code, .. })
+            if code.as_deref() == Some("charge_already_refunded") =>
+        {
+            tracing::info!(order_id = %order, "the late payment was refunded already");
+            return Ok(());
+        }
+        Err(ProviderError::Rejected {
+            status,
+            kind,
+            code,
+            message,
+        }) => {
+            // Asking again will not change the provider's mind: acknowledged, for people to see.
+            tracing::error!(order_id = %order, intent_id = %intent.id, status, %kind, ?code, %message,
+                "the provider refused to refund a payment that succeeded after its order's compensation; it needs attention");
+            return Ok(());
+        }
+        // The provider delivers the event again.
+        Err(error) => return Err(ApiError::internal("refund a late payment", error)),
+    };
+    let amount = provider::money(refund.amount, &refund.currency)
+        .unwrap_or_else(|| shared::money::Money::new(refund.amount, payment.amount.currency));
+    let entry = RefundEntry {
+        refund_id: refund.id.clone(),
+        payment_id: payment.payment_id,
+        order_id: order,
+        amount,
+        source: RefundSource::LatePayment,
+        recorded_at: shared::time::now_rfc3339(),
+    };
+    let recorded = payments.store.record_late_refund(payment, &entry).await?;
+    tracing::info!(order_id = %order, refund_id = %refund.id, amount = refund.amount, recorded, "the late payment was refunded");
+    Ok(())
 }
 
 fn order_of(metadata: &BTreeMap<String, String>) -> Option<uuid::Uuid> {
@@ -199,6 +275,37 @@ mod tests {
         assert_eq!(event.event_type, "payment_intent.succeeded");
         let intent: PaymentIntent = serde_json::from_value(event.data.object).unwrap();
         assert!(order_of(&intent.metadata).is_some());
+    }
+
+    #[test]
+    fn only_a_success_after_the_compensation_is_refunded_by_the_webhook() {
+        let mut payment: Payment = serde_json::from_value(serde_json::json!({
+            "paymentId": uuid::Uuid::nil(), "orderId": uuid::Uuid::nil(), "userId": uuid::Uuid::nil(),
+            "amount": {"amount": 3000, "currency": "USD"}, "status": "requires_action",
+            "intentId": "pi_1", "refundedAmount": 0, "correlationId": "c",
+            "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        assert!(!needs_late_refund(&payment, PaymentStatus::Succeeded));
+        payment.voided = true;
+        assert!(needs_late_refund(&payment, PaymentStatus::Succeeded));
+        assert!(!needs_late_refund(&payment, PaymentStatus::Failed));
+        // Whatever the compensation recorded meanwhile (it canceled, or gave up).
+        for status in [
+            PaymentStatus::Canceled,
+            PaymentStatus::Succeeded,
+            PaymentStatus::Failed,
+        ] {
+            payment.status = status;
+            assert!(
+                needs_late_refund(&payment, PaymentStatus::Succeeded),
+                "{status:?}"
+            );
+        }
+        assert_eq!(
+            crate::provider::order_key(uuid::Uuid::nil(), LATE_REFUND),
+            "order-00000000-0000-0000-0000-000000000000-late-refund"
+        );
     }
 
     #[test]

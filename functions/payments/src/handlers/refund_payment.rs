@@ -2,6 +2,12 @@
 //! part of it, never more. Requires an `Idempotency-Key`: a retried request refunds once and
 //! answers the same; the key reused with another body is a 422. The refund and its
 //! `PaymentRefunded` event are written in one transaction.
+//!
+//! What is left is checked before the provider is asked; the provider, which refuses to refund
+//! more than was charged, has the last word. Once it accepted the refund, the refund is recorded
+//! as it is (added to what was refunded, once), even if another refund (another admin's, the
+//! compensation's) was recorded meanwhile. While the order's compensation runs, admins' refunds
+//! are refused (409 `PAYMENT_BEING_CANCELLED`): it refunds what is left.
 
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -25,8 +31,6 @@ use crate::{
 
 /// The longest reason kept.
 const MAX_REASON_CHARS: usize = 200;
-/// How often a refund is written again after losing a race with another refund.
-const ATTEMPTS: u32 = 5;
 
 /// The request body.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
@@ -70,6 +74,11 @@ pub struct RefundView {
 
 fn refused(error: RefundRefused) -> ApiError {
     match error {
+        RefundRefused::BeingCancelled => ApiError::conflict(
+            "PAYMENT_BEING_CANCELLED",
+            "The order's payment is being canceled or refunded by its compensation, which refunds \
+             what is left.",
+        ),
         RefundRefused::NotCharged => ApiError::conflict(
             "PAYMENT_NOT_CHARGED",
             "The payment was not charged: there is nothing to refund.",
@@ -122,8 +131,8 @@ fn provider_key(payment: Uuid, key: &IdempotencyKey) -> String {
 ///
 /// # Errors
 /// 400 without `Idempotency-Key` (`IDEMPOTENCY_KEY_REQUIRED`) or with an invalid body; 403 for
-/// non-admins; 404 unknown payment; 409 `PAYMENT_NOT_CHARGED`, `NOTHING_TO_REFUND` or
-/// `REFUND_REFUSED` (by the provider); 422 `REFUND_EXCEEDS_REMAINING` or
+/// non-admins; 404 unknown payment; 409 `PAYMENT_NOT_CHARGED`, `NOTHING_TO_REFUND`,
+/// `PAYMENT_BEING_CANCELLED` or `REFUND_REFUSED` (by the provider); 422 `REFUND_EXCEEDS_REMAINING` or
 /// `IDEMPOTENCY_KEY_REUSED`; 500 on storage or provider failure.
 #[utoipa::path(
     post,
@@ -175,77 +184,66 @@ pub async fn handle(
         return http::ok(ctx, &record.answer);
     }
     let restock = body.restock.unwrap_or(true);
-    for attempt in 0..ATTEMPTS {
-        let payment = store
-            .payment(payment_id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("No such payment."))?;
-        let amount = domain::refund_amount(&payment, body.amount).map_err(refused)?;
-        let intent = payment
-            .intent_id
-            .as_deref()
-            .ok_or_else(|| refused(RefundRefused::NotCharged))?;
-        let refund = payments
-            .provider
-            .refund(
-                intent,
-                Some(amount),
-                reason.as_deref(),
-                &provider_key(payment_id, &key),
-            )
-            .await
-            .map_err(|error| match error {
-                ProviderError::Rejected { message, .. } => ApiError::conflict(
-                    "REFUND_REFUSED",
-                    format!("The payment provider refused the refund: {message}"),
-                ),
-                other => ApiError::internal("refund a payment", other),
-            })?;
-        let view = view(&payment, &refund.id, refund.amount, restock, reason.clone());
-        let answer =
-            serde_json::to_value(&view).map_err(|e| ApiError::internal("serialize a refund", e))?;
-        let event = Envelope::wrap(
-            PaymentRefunded {
-                payment_id,
-                order_id: payment.order_id,
-                user_id: payment.user_id,
-                amount: view.amount,
-                full: view.full,
-                restock,
-                refund_id: refund.id.clone(),
-            },
-            ctx.correlation_id.clone(),
-        );
-        let written = store
-            .write_refund(&RefundWrite {
-                payment: &payment,
-                refund_id: &refund.id,
-                amount: refund.amount,
-                key: key.as_str(),
-                fingerprint: &fingerprint,
-                answer: &answer,
-                event: &event,
-            })
-            .await?;
-        match written {
-            RefundWritten::Done => {
-                tracing::info!(%payment_id, amount = refund.amount, full = view.full, "payment refunded");
-                return http::ok(ctx, &answer);
-            }
-            RefundWritten::Replayed(answer) => return http::ok(ctx, &answer),
-            RefundWritten::Stale => {
-                tracing::debug!(
-                    attempt,
-                    "another refund was written meanwhile; reading again"
-                );
-                shared::dynamo::backoff(attempt).await;
-            }
+    let payment = store
+        .payment(payment_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such payment."))?;
+    let amount =
+        domain::refund_amount(&payment, body.amount, shared::time::now()).map_err(refused)?;
+    let intent = payment
+        .intent_id
+        .as_deref()
+        .ok_or_else(|| refused(RefundRefused::NotCharged))?;
+    let refund = payments
+        .provider
+        .refund(
+            intent,
+            Some(amount),
+            reason.as_deref(),
+            &provider_key(payment_id, &key),
+        )
+        .await
+        .map_err(|error| match error {
+            ProviderError::Rejected { message, .. } => ApiError::conflict(
+                "REFUND_REFUSED",
+                format!("The payment provider refused the refund: {message}"),
+            ),
+            other => ApiError::internal("refund a payment", other),
+        })?;
+    // The provider accepted it: it is recorded whatever was recorded since the payment was read.
+    let view = view(&payment, &refund.id, refund.amount, restock, reason);
+    let answer =
+        serde_json::to_value(&view).map_err(|e| ApiError::internal("serialize a refund", e))?;
+    let event = Envelope::wrap(
+        PaymentRefunded {
+            payment_id,
+            order_id: payment.order_id,
+            user_id: payment.user_id,
+            amount: view.amount,
+            full: view.full,
+            restock,
+            refund_id: refund.id.clone(),
+        },
+        ctx.correlation_id.clone(),
+    );
+    let written = store
+        .write_refund(&RefundWrite {
+            payment: &payment,
+            refund_id: &refund.id,
+            amount: refund.amount,
+            key: key.as_str(),
+            fingerprint: &fingerprint,
+            answer: &answer,
+            event: &event,
+        })
+        .await?;
+    match written {
+        RefundWritten::Done => {
+            tracing::info!(%payment_id, amount = refund.amount, full = view.full, "payment refunded");
+            http::ok(ctx, &answer)
         }
+        RefundWritten::Replayed(answer) => http::ok(ctx, &answer),
     }
-    Err(ApiError::conflict(
-        "CONCURRENT_UPDATE",
-        "The payment kept changing while the refund was recorded; retry with the same key.",
-    ))
 }
 
 fn view(
@@ -301,6 +299,11 @@ mod tests {
             "NOTHING_TO_REFUND"
         );
         assert_eq!(refused(RefundRefused::NotCharged).status(), 409);
+        let cancelling = refused(RefundRefused::BeingCancelled);
+        assert_eq!(
+            (cancelling.status().as_u16(), cancelling.code()),
+            (409, "PAYMENT_BEING_CANCELLED")
+        );
         let too_much = refused(RefundRefused::TooMuch { remaining: 5 });
         assert_eq!(
             (too_much.status().as_u16(), too_much.code()),

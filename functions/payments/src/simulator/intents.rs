@@ -18,14 +18,20 @@ pub enum Card {
     Declined,
     /// `pm_card_chargeDeclinedInsufficientFunds`: 402 `card_declined` / `insufficient_funds`.
     InsufficientFunds,
-    /// `pm_card_async_success`: `processing`, then a `payment_intent.succeeded` webhook.
+    /// `pm_card_async_success`: `requires_action` (the customer must act, as with 3-D Secure),
+    /// then a `payment_intent.succeeded` webhook.
     AsyncSuccess,
-    /// `pm_card_async_failure`: `processing`, then a `payment_intent.payment_failed` webhook.
+    /// `pm_card_async_failure`: `requires_action`, then a `payment_intent.payment_failed`
+    /// webhook.
     AsyncFailure,
-    /// `pm_card_async_never`: `processing`, and no webhook ever.
+    /// `pm_card_async_never`: `requires_action`, and no webhook ever (the customer never acts).
     AsyncNever,
-    /// `pm_card_unavailable_<N>`: the first N creations with one idempotency key answer 500.
+    /// `pm_card_unavailable_<N>`: the first N creations or confirmations with it under one
+    /// idempotency key answer 500.
     Unavailable(u32),
+    /// `pm_card_refundFail`: succeeds, but every refund of it answers 500 (a provider that keeps
+    /// failing a compensation).
+    RefundFails,
 }
 
 impl Card {
@@ -39,6 +45,7 @@ impl Card {
             "pm_card_async_success" => Self::AsyncSuccess,
             "pm_card_async_failure" => Self::AsyncFailure,
             "pm_card_async_never" => Self::AsyncNever,
+            "pm_card_refundFail" => Self::RefundFails,
             other => Self::Unavailable(other.strip_prefix("pm_card_unavailable_")?.parse().ok()?),
         })
     }
@@ -146,7 +153,7 @@ impl Intent {
     /// The 402 answer of a declined card (the intent keeps the failure).
     pub fn confirm(&mut self, card: Card) -> Result<Option<Settlement>, Answer> {
         match card {
-            Card::Succeeds | Card::Unavailable(_) => {
+            Card::Succeeds | Card::Unavailable(_) | Card::RefundFails => {
                 if self.capture_method == "manual" {
                     self.status = IntentStatus::RequiresCapture;
                 } else {
@@ -173,14 +180,15 @@ impl Intent {
                 ))
             }
             Card::AsyncSuccess | Card::AsyncFailure | Card::AsyncNever => {
-                self.status = IntentStatus::Processing;
+                self.status = IntentStatus::RequiresAction;
                 self.last_payment_error = None;
                 Ok(card.later())
             }
         }
     }
 
-    /// Settles a `processing` intent. `false` when it is not processing any more (canceled).
+    /// Settles an intent waiting for the customer (`requires_action`) or `processing`, as the
+    /// customer's action does. `false` when it waits no more (canceled meanwhile).
     pub fn settle(&mut self, settlement: Settlement) -> bool {
         let already = match settlement {
             Settlement::Succeeded => self.status == IntentStatus::Succeeded,
@@ -192,7 +200,10 @@ impl Intent {
         if already {
             return true;
         }
-        if self.status != IntentStatus::Processing {
+        if !matches!(
+            self.status,
+            IntentStatus::RequiresAction | IntentStatus::Processing
+        ) {
             return false;
         }
         match settlement {
@@ -284,17 +295,19 @@ impl Answer {
         )
     }
 
-    /// 400 `payment_intent_unexpected_state`.
+    /// 400 `payment_intent_unexpected_state`, with the intent as it is (as the provider does).
     #[must_use]
-    pub fn unexpected_state(action: &str, status: IntentStatus) -> Self {
-        Self::invalid(
+    pub fn unexpected_state(action: &str, intent: &Intent) -> Self {
+        let mut answer = Self::invalid(
             "payment_intent_unexpected_state",
             &format!(
                 "You cannot {action} this PaymentIntent because it has a status of {}.",
-                status.as_str()
+                intent.status.as_str()
             ),
             None,
-        )
+        );
+        answer.body["error"]["payment_intent"] = intent.to_json();
+        answer
     }
 }
 
@@ -396,6 +409,17 @@ pub fn new_intent(params: &Params, id: String, secret: String, now: i64) -> Resu
             Some("currency"),
         ));
     }
+    check_amount(amount, currency)?;
+    if !matches!(
+        params.get("automatic_payment_methods[allow_redirects]"),
+        None | Some("always" | "never")
+    ) {
+        return Err(Answer::invalid(
+            "parameter_invalid_string",
+            "Invalid automatic_payment_methods[allow_redirects]: must be one of always or never.",
+            Some("automatic_payment_methods[allow_redirects]"),
+        ));
+    }
     let capture_method = params.get("capture_method").unwrap_or("automatic");
     if !matches!(capture_method, "automatic" | "automatic_async" | "manual") {
         return Err(Answer::invalid(
@@ -433,6 +457,44 @@ pub fn new_intent(params: &Params, id: String, secret: String, now: i64) -> Resu
     })
 }
 
+/// The smallest charge of the provider in currencies of two decimals, minor units ($0.50).
+pub const MIN_CHARGE: i64 = 50;
+/// The largest charge of the provider in currencies of two decimals, minor units ($999,999.99).
+pub const MAX_CHARGE: i64 = 99_999_999;
+
+/// Currencies without minor units, and with three decimals: the limits of two-decimal currencies
+/// do not apply to them.
+const NOT_USD_LIKE: [&str; 21] = [
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf", "bhd", "jod", "kwd", "omr", "tnd",
+];
+
+/// The provider's limits on a charge of `amount` in `currency` (a two-decimal currency such as
+/// `usd`: from [`MIN_CHARGE`] to [`MAX_CHARGE`]).
+///
+/// # Errors
+/// 400 `invalid_request_error` `amount_too_small` or `amount_too_large`, as the provider answers.
+pub fn check_amount(amount: i64, currency: &str) -> Result<(), Answer> {
+    if NOT_USD_LIKE.contains(&currency) {
+        return Ok(());
+    }
+    if amount < MIN_CHARGE {
+        return Err(Answer::invalid(
+            "amount_too_small",
+            &format!("Amount must be at least $0.50 {currency}"),
+            Some("amount"),
+        ));
+    }
+    if amount > MAX_CHARGE {
+        return Err(Answer::invalid(
+            "amount_too_large",
+            "Amount must be no more than $999,999.99",
+            Some("amount"),
+        ));
+    }
+    Ok(())
+}
+
 /// The test card named by `payment_method`.
 ///
 /// # Errors
@@ -454,7 +516,7 @@ pub fn wants_confirmation(params: &Params) -> bool {
 /// 400 when the intent is not charged, is fully refunded, or `amount` is more than what is left.
 pub fn refund_amount(intent: &Intent, params: &Params) -> Result<i64, Answer> {
     if intent.status != IntentStatus::Succeeded {
-        return Err(Answer::unexpected_state("refund", intent.status));
+        return Err(Answer::unexpected_state("refund", intent));
     }
     let remaining = intent.amount_received - intent.amount_refunded;
     if remaining <= 0 {
@@ -522,6 +584,7 @@ mod tests {
             Some(Card::AsyncFailure)
         );
         assert_eq!(Card::parse("pm_card_async_never"), Some(Card::AsyncNever));
+        assert_eq!(Card::parse("pm_card_refundFail"), Some(Card::RefundFails));
         assert_eq!(
             Card::parse("pm_card_unavailable_2"),
             Some(Card::Unavailable(2))
@@ -567,13 +630,14 @@ mod tests {
     }
 
     #[test]
-    fn asynchronous_cards_process_and_settle_later_unless_canceled() {
+    fn asynchronous_cards_wait_for_the_customer_and_settle_later_unless_canceled() {
         let mut pi = intent(Some("pm_card_async_success"));
         assert_eq!(
             pi.confirm(Card::AsyncSuccess),
             Ok(Some(Settlement::Succeeded))
         );
-        assert_eq!(pi.status, IntentStatus::Processing);
+        assert_eq!(pi.status, IntentStatus::RequiresAction);
+        assert!(pi.status.is_cancelable());
         assert!(pi.settle(Settlement::Succeeded));
         assert_eq!(pi.status, IntentStatus::Succeeded);
         assert!(
@@ -592,8 +656,69 @@ mod tests {
 
         let mut pi = intent(Some("pm_card_async_never"));
         assert_eq!(pi.confirm(Card::AsyncNever), Ok(None));
+        assert_eq!(pi.status, IntentStatus::RequiresAction);
         pi.status = IntentStatus::Canceled;
         assert!(!pi.settle(Settlement::Succeeded));
+
+        // A `processing` intent settles too, but cannot be canceled meanwhile.
+        let mut pi = intent(Some("pm_card_async_success"));
+        pi.status = IntentStatus::Processing;
+        assert!(!pi.status.is_cancelable());
+        let refused = Answer::unexpected_state("cancel", &pi);
+        assert_eq!(refused.status, 400);
+        assert_eq!(
+            refused.body["error"]["code"],
+            "payment_intent_unexpected_state"
+        );
+        assert_eq!(
+            refused.body["error"]["payment_intent"]["status"],
+            "processing"
+        );
+        assert!(pi.settle(Settlement::Succeeded));
+        assert_eq!(pi.status, IntentStatus::Succeeded);
+    }
+
+    #[test]
+    fn charges_keep_the_providers_limits_in_two_decimal_currencies() {
+        let create = |amount: &str, currency: &str| {
+            new_intent(
+                &params(&[("amount", amount), ("currency", currency)]),
+                "pi".into(),
+                "s".into(),
+                0,
+            )
+        };
+        for (amount, code) in [
+            ("1", "amount_too_small"),
+            ("49", "amount_too_small"),
+            ("100000000", "amount_too_large"),
+        ] {
+            let refused = create(amount, "usd").unwrap_err();
+            assert_eq!(refused.status, 400, "{amount}");
+            assert_eq!(refused.body["error"]["type"], "invalid_request_error");
+            assert_eq!(refused.body["error"]["code"], code, "{amount}");
+            assert_eq!(refused.body["error"]["param"], "amount");
+        }
+        assert!(create("50", "usd").is_ok());
+        assert!(create("99999999", "eur").is_ok());
+        assert_eq!(
+            create("49", "eur").unwrap_err().body["error"]["code"],
+            "amount_too_small"
+        );
+        assert!(create("1", "jpy").is_ok(), "not a two-decimal currency");
+        let redirects = new_intent(
+            &params(&[
+                ("amount", "500"),
+                ("currency", "usd"),
+                ("automatic_payment_methods[enabled]", "true"),
+                ("automatic_payment_methods[allow_redirects]", "never"),
+            ]),
+            "pi".into(),
+            "s".into(),
+            0,
+        )
+        .unwrap();
+        assert_eq!(redirects.status, IntentStatus::RequiresPaymentMethod);
     }
 
     #[test]
@@ -623,7 +748,7 @@ mod tests {
         let missing = new_intent(&params(&[("currency", "usd")]), "pi".into(), "s".into(), 0);
         assert_eq!(missing.unwrap_err().body["error"]["param"], "amount");
         let upper = new_intent(
-            &params(&[("amount", "1"), ("currency", "USD")]),
+            &params(&[("amount", "100"), ("currency", "USD")]),
             "pi".into(),
             "s".into(),
             0,

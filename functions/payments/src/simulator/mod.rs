@@ -9,11 +9,23 @@
 //! - `Idempotency-Key` as the provider honours it: the same key with the same parameters answers
 //!   the stored answer (with `Idempotent-Replayed: true`); with other parameters it is a 400
 //!   `idempotency_error`; while the first request runs, a 409. A 500 is never stored.
-//! - Test payment methods ([`intents::Card`]): `pm_card_visa` succeeds; `pm_card_chargeDeclined`
-//!   and `pm_card_chargeDeclinedInsufficientFunds` are declined (402); `pm_card_async_success`
-//!   and `pm_card_async_failure` stay `processing` until a signed webhook settles them after
-//!   `WEBHOOK_DELAY_SECONDS`; `pm_card_async_never` stays `processing`;
-//!   `pm_card_unavailable_<N>` answers 500 to the first N creations with one key.
+//! - The provider's rules the adapter must keep: a charge in a two-decimal currency (`usd`, …) is
+//!   at least 50 and at most 99,999,999 minor units (400 `invalid_request_error`
+//!   `amount_too_small` / `amount_too_large`); an intent is confirmed only from
+//!   `requires_payment_method` or `requires_confirmation` and canceled from any status but
+//!   `processing`, `succeeded` and `canceled` (otherwise 400 `payment_intent_unexpected_state`,
+//!   with the intent); `automatic_payment_methods[…]` are accepted on creation. The
+//!   `Stripe-Version` header is accepted and not needed.
+//! - Test payment methods ([`intents::Card`]), given at creation with `confirm=true` or to the
+//!   confirmation: `pm_card_visa` (and `pm_card_mastercard`) succeeds; `pm_card_chargeDeclined`
+//!   and `pm_card_chargeDeclinedInsufficientFunds` are declined (402);
+//!   `pm_card_async_success` and `pm_card_async_failure` leave the intent `requires_action` (the
+//!   customer must act, as with 3-D Secure) until a signed webhook settles it after
+//!   `WEBHOOK_DELAY_SECONDS` (`payment_intent.succeeded`, `payment_intent.payment_failed`);
+//!   `pm_card_async_never` stays `requires_action` (no webhook ever); an intent canceled
+//!   meanwhile is not settled; `pm_card_unavailable_<N>` answers 500 to the first N creations or
+//!   confirmations with it under one key; `pm_card_refundFail` succeeds but every refund of it
+//!   answers 500.
 //! - Delayed webhooks go through a queue (`WEBHOOK_QUEUE_URL`, with `DelaySeconds`); the
 //!   `simulator-webhooks` function ([`webhooks`]) settles the intent and posts the signed event
 //!   to `WEBHOOK_URL`.
@@ -225,7 +237,7 @@ pub async fn handle(
             false,
         ));
     };
-    if operation == Operation::Create
+    if matches!(operation, Operation::Create | Operation::Confirm(_))
         && let Some(Card::Unavailable(failures)) =
             params.get("payment_method").and_then(Card::parse)
     {
@@ -311,13 +323,17 @@ async fn run(
                     crate::provider::IntentStatus::RequiresPaymentMethod
                         | crate::provider::IntentStatus::RequiresConfirmation
                 ) {
-                    return Err(Answer::unexpected_state("confirm", intent.status));
+                    return Err(Answer::unexpected_state("confirm", intent));
                 }
                 if let Some(method) = &method {
                     intent.payment_method = Some(method.clone());
                 }
                 let Some(method) = intent.payment_method.clone() else {
-                    return Err(Answer::unexpected_state("confirm", intent.status));
+                    return Err(Answer::invalid(
+                        "parameter_missing",
+                        "You must provide a payment_method to confirm this PaymentIntent.",
+                        Some("payment_method"),
+                    ));
                 };
                 intent.confirm(intents::card(&method)?)
             })
@@ -329,8 +345,9 @@ async fn run(
                 .unwrap_or("requested_by_customer")
                 .to_owned();
             change(sim, id, |intent| {
+                // Not while `processing` either: the provider lets it settle first.
                 if !intent.status.is_cancelable() {
-                    return Err(Answer::unexpected_state("cancel", intent.status));
+                    return Err(Answer::unexpected_state("cancel", intent));
                 }
                 intent.status = crate::provider::IntentStatus::Canceled;
                 intent.canceled_at = Some(now);
@@ -346,7 +363,7 @@ async fn run(
             };
             change(sim, id, |intent| {
                 if intent.status != crate::provider::IntentStatus::RequiresCapture {
-                    return Err(Answer::unexpected_state("capture", intent.status));
+                    return Err(Answer::unexpected_state("capture", intent));
                 }
                 let amount = to_capture.unwrap_or(intent.amount);
                 if amount > intent.amount {
@@ -457,6 +474,16 @@ async fn refund(sim: &Simulator, params: &Params, now: i64) -> Result<Answer, Ap
                 Some("payment_intent"),
             ));
         };
+        if intent.payment_method.as_deref().and_then(Card::parse) == Some(Card::RefundFails) {
+            tracing::info!(intent = %intent.id, "simulated refund failure");
+            return Ok(Answer::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "api_error",
+                None,
+                "The simulated provider cannot refund this payment.",
+                None,
+            ));
+        }
         let amount = match intents::refund_amount(&intent, params) {
             Ok(amount) => amount,
             Err(answer) => return Ok(answer),

@@ -1,7 +1,8 @@
 //! The simulator's delayed webhooks (function `simulator-webhooks`, an SQS consumer with partial
-//! batch failures): each message settles a `processing` intent and posts the signed event to
-//! `WEBHOOK_URL`. A redelivered message sends the same event (same id) again; an intent canceled
-//! meanwhile sends nothing.
+//! batch failures): each message settles an intent waiting for the customer (`requires_action`,
+//! or `processing`) as the customer's action would, and posts the signed event to `WEBHOOK_URL`.
+//! A redelivered message sends the same event (same id) again; an intent canceled meanwhile
+//! sends nothing.
 
 use std::time::Duration;
 
@@ -97,7 +98,7 @@ pub fn event(intent: &serde_json::Value, settlement: Settlement, now: i64) -> se
     json!({
         "id": format!("evt_{}", signature::hex(&digest[..12])),
         "object": "event",
-        "api_version": "2024-06-20",
+        "api_version": provider::API_VERSION,
         "created": now,
         "type": settlement.event_type(),
         "livemode": false,
