@@ -4,7 +4,8 @@
 //! - [`emulator`]: the AWS API emulator (DynamoDB, SNS, SQS, Secrets Manager, SES).
 //! - [`provision`]: creates the template's tables, topics, queues, subscriptions and secrets in it.
 //! - [`apigw`]: the template's HTTP APIs, served as API Gateway serves them.
-//! - [`sources`]: the template's SQS and DynamoDB Streams event sources, polled as Lambda polls them.
+//! - [`sources`]: the template's SQS and DynamoDB Streams event sources, polled as Lambda polls them,
+//!   and its schedules (`Schedule`, `ScheduleV2`), run on time.
 //! - [`sfn`]: the template's state machines behind a local Step Functions API.
 //! - [`events`]: the event tap: every message published to a topic, logged and checked against
 //!   its JSON Schema.

@@ -77,6 +77,7 @@ where
             "local::streams" => "stream",
             "local::events" => "event",
             "local::sfn" => "sfn",
+            "local::schedule" => "sched",
             "local::provision" => "prov",
             "local::cfn" => "cfn",
             "local::emulator" => "emu",

@@ -1,6 +1,6 @@
 //! The whole local stack: the emulator, the template's resources in it, every function
-//! behind the Lambda Runtime API, the HTTP APIs, the SQS and DynamoDB Streams event sources, the state
-//! machines behind a local Step Functions endpoint, and the custom resources.
+//! behind the Lambda Runtime API, the HTTP APIs, the SQS and DynamoDB Streams event sources, the
+//! schedules, the state machines behind a local Step Functions endpoint, and the custom resources.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -57,6 +57,11 @@ pub struct StackOptions {
     /// Multiplies every wait of state machine executions (Wait states, retry intervals,
     /// timeouts); 1.0 is real time.
     pub sfn_time_scale: f64,
+    /// Multiplies every wait of the schedules (`Type: Schedule` and `ScheduleV2` events): their
+    /// clock starts at the stack's start and runs `1 / schedule_time_scale` times as fast as
+    /// real time, so 0.005 makes a `rate(1 minute)` schedule fire every 300 ms (and `cron`
+    /// times come 200 times as fast); 1.0 is real time. Must be positive.
+    pub schedule_time_scale: f64,
 }
 
 impl StackOptions {
@@ -73,6 +78,7 @@ impl StackOptions {
             default_max_instances: DEFAULT_MAX_INSTANCES,
             sfn_port: 0,
             sfn_time_scale: 1.0,
+            schedule_time_scale: 1.0,
         }
     }
 }
@@ -295,6 +301,11 @@ impl Stack {
                 lambda.clone(),
                 shutdown.clone(),
             ));
+        }
+
+        let clock = sources::schedule::Clock::new(options.schedule_time_scale)?;
+        for source in sources::schedule::event_sources(&model) {
+            tasks.spawn(Arc::new(source).run(lambda.clone(), clock, shutdown.clone()));
         }
 
         let schemas = Arc::new(Schemas::load(&options.root.join("events/schemas"))?);

@@ -9,6 +9,10 @@
 //!   `ProductChanged` events (inventory never reads the catalog's table).
 //! - The checkout saga's ReserveStock ([`handlers::reserve_stock`]) and its compensation
 //!   ReleaseStock ([`handlers::release_stock`]) hold and return units ([`reservations`]).
+//! - [`handlers::order_events`] sells a confirmed order's units and returns those of a cancelled
+//!   order or of a full refund with restock, from the orders' and payments' events.
+//! - [`handlers::release_expired_reservations`], run by a schedule, releases the holds of
+//!   checkouts that never finished.
 //! - A `StockLow` event leaves through the table's outbox when `available` crosses under
 //!   `STOCK_LOW_THRESHOLD`; the publisher sends it to the domain-events topic.
 //!

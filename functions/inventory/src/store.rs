@@ -2,16 +2,20 @@
 //! and the outbox.
 //!
 //! One DynamoDB table with string keys `pk` and `sk`, a stream (`NEW_IMAGE`, read by the publisher
-//! for the outbox) and a TTL attribute `expiresAt`:
+//! for the outbox), a TTL attribute `expiresAt` and one sparse global secondary index,
+//! `ExpiringReservations` (partition `holdPk`, sort `holdUntil`, keys only):
 //!
-//! | item | pk | sk |
-//! |---|---|---|
-//! | stock of a product (levels, seller, catalog version seen) | `STOCK#<productId>` | `STOCK` |
-//! | audit record of a change | `STOCK#<productId>` | `AUDIT#<time>#<id>` |
-//! | idempotent adjustment | `ADJUST#<productId>#<key>` | `ADJUST` |
-//! | an order's reservation ([`crate::reservations`]) | `RESERVATION#<orderId>` | `RESERVATION` |
-//! | processed event ([`shared::consumer`]) | `EVENT#<eventId>` | `EVENT` |
-//! | outbox event ([`shared::outbox`]) | `OUTBOX#<eventId>` | `OUTBOX` |
+//! | item | pk | sk | holdPk / holdUntil |
+//! |---|---|---|---|
+//! | stock of a product (levels, seller, catalog version seen) | `STOCK#<productId>` | `STOCK` | |
+//! | audit record of a change | `STOCK#<productId>` | `AUDIT#<time>#<id>` | |
+//! | idempotent adjustment | `ADJUST#<productId>#<key>` | `ADJUST` | |
+//! | an order's reservation ([`crate::reservations`]): `RESERVED`, `SOLD`, `RELEASED` or `RETURNED` | `RESERVATION#<orderId>` | `RESERVATION` | `RESERVED` / its hold's end, while `RESERVED` only |
+//! | processed event ([`shared::consumer`]) | `EVENT#<eventId>` | `EVENT` | |
+//! | outbox event ([`shared::outbox`]) | `OUTBOX#<eventId>` | `OUTBOX` | |
+//!
+//! Only a reservation still `RESERVED` has `holdPk`, so the index holds exactly the holds a
+//! sweeper may have to end, sorted by when they end.
 //!
 //! A stock item is created by the first `ProductChanged` event of its product (levels at zero) and
 //! learns its seller from it. Every change of the levels is one transaction: the levels, under the

@@ -588,3 +588,356 @@ async fn malformed_requests_get_a_problem_json_4xx_never_a_5xx() {
         0
     );
 }
+
+/// The product's levels: available, reserved, sold.
+async fn levels(stack: &SharedStack, product: &str) -> (u64, u64, u64) {
+    let stock = send(
+        stack,
+        Method::GET,
+        &format!("/v1/inventory/{product}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(stock.status, 200, "{}", stock.text());
+    let stock = stock.json();
+    (
+        stock["available"].as_u64().unwrap(),
+        stock["reserved"].as_u64().unwrap(),
+        stock["sold"].as_u64().unwrap(),
+    )
+}
+
+/// Waits until the product's levels read `expected`.
+async fn levels_become(stack: &SharedStack, product: &str, expected: (u64, u64, u64)) {
+    let reached = eventually(Duration::from_secs(60), "the stock levels", || async {
+        (levels(stack, product).await == expected).then_some(())
+    })
+    .await;
+    assert!(
+        reached.is_ok(),
+        "levels of {product} stay {:?}, not {expected:?}",
+        levels(stack, product).await
+    );
+}
+
+/// A product of a new seller with `units` available, and the seller.
+async fn stocked(shop: &Shop, units: u32) -> (Account, String) {
+    let seller = testing::account(shop.stack, &shop.admin, "seller")
+        .await
+        .unwrap();
+    let id = product(shop, &seller).await;
+    let set = send(
+        shop.stack,
+        Method::PUT,
+        &format!("/v1/inventory/{id}"),
+        Some(&seller.token),
+        Some(json!({"available": units, "reason": "opening count"})),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.text());
+    (seller, id)
+}
+
+/// Places an order of `quantity` units of `product`, paid by card, and answers its id.
+async fn place_order(stack: &SharedStack, buyer: &Account, product: &str, quantity: u32) -> String {
+    let key = uuid::Uuid::new_v4().to_string();
+    let body = json!({
+        "shippingAddress": {"recipient": "A", "line1": "1 St", "city": "C", "postalCode": "1", "country": "US"},
+        "lines": [{"productId": product, "quantity": quantity}],
+        "paymentMethod": "pm_card_visa",
+    });
+    let placed = call(
+        stack,
+        Method::POST,
+        "/v1/orders",
+        Some(&buyer.token),
+        Some(&body),
+        &[("idempotency-key", &key)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(placed.status, 202, "{}", placed.text());
+    placed.json()["orderId"].as_str().unwrap().to_owned()
+}
+
+/// The order's status, as its owner sees it.
+async fn order_status(stack: &SharedStack, buyer: &Account, order: &str) -> String {
+    let seen = send(
+        stack,
+        Method::GET,
+        &format!("/v1/orders/{order}"),
+        Some(&buyer.token),
+        None,
+    )
+    .await;
+    assert_eq!(seen.status, 200, "{}", seen.text());
+    seen.json()["status"].as_str().unwrap().to_owned()
+}
+
+/// The first published event of `event_type` about `order`, once the topic has seen it.
+async fn published(stack: &SharedStack, event_type: &str, order: &str) -> Value {
+    eventually(
+        Duration::from_secs(60),
+        "the event to be published",
+        || async {
+            stack
+                .events()
+                .events()
+                .into_iter()
+                .find(|e| e.event_type() == event_type && e.event["data"]["orderId"] == order)
+                .map(|e| e.event)
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// Delivers `event` once more to the inventory's order-events queue, as SQS may.
+async fn redeliver(stack: &SharedStack, event: &Value) {
+    let queue = stack
+        .model()
+        .queues
+        .iter()
+        .find(|q| q.logical_id == "InventoryOrderEventsQueue")
+        .unwrap()
+        .url
+        .clone();
+    aws_sdk_sqs::Client::new(stack.sdk_config())
+        .send_message()
+        .queue_url(&queue)
+        .message_body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The inventory as its functions see it, over the stack's emulator.
+fn inventory(stack: &SharedStack) -> inventory::Inventory {
+    let table = stack
+        .model()
+        .tables
+        .iter()
+        .find(|t| t.logical_id == "InventoryTable")
+        .unwrap()
+        .name
+        .clone();
+    inventory::Inventory {
+        store: inventory::store::Store::new(
+            aws_sdk_dynamodb::Client::new(stack.sdk_config()),
+            table,
+        ),
+        low_threshold: 5,
+        reservation_hold_secs: 3600,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_confirmed_orders_units_are_sold_once_even_when_its_event_comes_twice() {
+    let shop = shop().await;
+    let stack = shop.stack;
+    let (_seller, id) = stocked(shop, 10).await;
+    let buyer = testing::account(stack, &shop.admin, "customer")
+        .await
+        .unwrap();
+    let order = place_order(stack, &buyer, &id, 2).await;
+    levels_become(stack, &id, (8, 0, 2)).await;
+    assert_eq!(order_status(stack, &buyer, &order).await, "CONFIRMED");
+    let store = inventory(stack).store;
+    let order_id: uuid::Uuid = order.parse().unwrap();
+    assert_eq!(
+        store.reservation(order_id).await.unwrap().unwrap().status,
+        inventory::reservations::ReservationStatus::Sold
+    );
+
+    let confirmed = published(stack, "OrderConfirmed", &order).await;
+    redeliver(stack, &confirmed).await;
+    let event_id: uuid::Uuid = confirmed["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        store.commit_for_event(event_id, order_id).await.unwrap(),
+        shared::consumer::Applied::Duplicate
+    );
+    // Another event confirming the same order finds nothing left to sell.
+    assert_eq!(
+        store
+            .commit_for_event(uuid::Uuid::now_v7(), order_id)
+            .await
+            .unwrap(),
+        shared::consumer::Applied::Ignored
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(levels(stack, &id).await, (8, 0, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_orders_units_come_back_once() {
+    let shop = shop().await;
+    let stack = shop.stack;
+    let (_seller, id) = stocked(shop, 10).await;
+    let buyer = testing::account(stack, &shop.admin, "customer")
+        .await
+        .unwrap();
+    let order = place_order(stack, &buyer, &id, 2).await;
+    levels_become(stack, &id, (8, 0, 2)).await;
+
+    let cancelling = send(
+        stack,
+        Method::POST,
+        &format!("/v1/orders/{order}/cancel"),
+        Some(&buyer.token),
+        None,
+    )
+    .await;
+    assert_eq!(cancelling.status, 202, "{}", cancelling.text());
+    let cancelled = published(stack, "OrderCancelled", &order).await;
+    levels_become(stack, &id, (10, 0, 0)).await;
+    assert_eq!(order_status(stack, &buyer, &order).await, "CANCELLED");
+
+    // The event again, and the confirmation once more: the units came back once.
+    redeliver(stack, &cancelled).await;
+    redeliver(stack, &published(stack, "OrderConfirmed", &order).await).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(levels(stack, &id).await, (10, 0, 0));
+    let order_id: uuid::Uuid = order.parse().unwrap();
+    assert_eq!(
+        inventory(stack)
+            .store
+            .reservation(order_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        inventory::reservations::ReservationStatus::Returned
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_admins_full_refund_with_restock_returns_the_units_and_a_partial_one_does_not() {
+    let shop = shop().await;
+    let stack = shop.stack;
+    let (_seller, id) = stocked(shop, 10).await;
+    let buyer = testing::account(stack, &shop.admin, "customer")
+        .await
+        .unwrap();
+    let order = place_order(stack, &buyer, &id, 2).await;
+    levels_become(stack, &id, (8, 0, 2)).await;
+    let payment = send(
+        stack,
+        Method::GET,
+        &format!("/v1/payments/order/{order}"),
+        Some(&shop.admin.token),
+        None,
+    )
+    .await;
+    assert_eq!(payment.status, 200, "{}", payment.text());
+    let refund = format!(
+        "/v1/payments/{}/refund",
+        payment.json()["paymentId"].as_str().unwrap()
+    );
+    let refund_with = |body: Value| {
+        let refund = refund.clone();
+        let token = shop.admin.token.clone();
+        async move {
+            let key = uuid::Uuid::new_v4().to_string();
+            let answer = call(
+                stack,
+                Method::POST,
+                &refund,
+                Some(&token),
+                Some(&body),
+                &[("idempotency-key", &key)],
+            )
+            .await
+            .unwrap();
+            assert!(
+                answer.status == 200 || answer.status == 201,
+                "{}",
+                answer.text()
+            );
+        }
+    };
+
+    // A partial refund restocks nothing, whatever it says.
+    refund_with(json!({"amount": {"amount": 500, "currency": "USD"}, "restock": true})).await;
+    published(stack, "PaymentRefunded", &order).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(levels(stack, &id).await, (8, 0, 2));
+
+    // The rest, with restock: the units go back.
+    refund_with(json!({"restock": true, "reason": "returned unopened"})).await;
+    levels_become(stack, &id, (10, 0, 0)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sweeper_releases_an_expired_hold_but_never_a_sold_or_a_current_one() {
+    use inventory::{
+        handlers::release_expired_reservations,
+        reservations::{Committed, ReservationStatus, Reserved},
+    };
+    use shared::checkout::OrderLine;
+
+    let shop = shop().await;
+    let stack = shop.stack;
+    let (_seller, id) = stocked(shop, 10).await;
+    let product: uuid::Uuid = id.parse().unwrap();
+    let inventory = inventory(stack);
+    let store = &inventory.store;
+    let lines = [OrderLine {
+        product_id: product,
+        quantity: 2,
+    }];
+    let now = shared::time::now();
+    let past = shared::time::to_rfc3339(now - Duration::from_secs(60));
+    let later = shared::time::to_rfc3339(now + Duration::from_secs(3600));
+    let (abandoned, confirmed, current) = (
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+    );
+    for (order, hold) in [(abandoned, &past), (confirmed, &later), (current, &later)] {
+        assert!(matches!(
+            store.reserve(order, &lines, hold).await.unwrap(),
+            Reserved::Held(_)
+        ));
+    }
+    assert_eq!(store.commit(confirmed).await.unwrap(), Committed::Sold);
+    assert_eq!(store.commit(confirmed).await.unwrap(), Committed::Already);
+
+    let swept = release_expired_reservations::handle(&inventory, &shared::time::now_rfc3339())
+        .await
+        .unwrap();
+    assert_eq!(swept.failed, 0);
+    assert_eq!(levels(stack, &id).await, (6, 2, 2));
+    let status = |order| async move { store.reservation(order).await.unwrap().unwrap().status };
+    assert_eq!(status(abandoned).await, ReservationStatus::Released);
+    assert_eq!(status(confirmed).await, ReservationStatus::Sold);
+    assert_eq!(status(current).await, ReservationStatus::Reserved);
+
+    // Even read from a stale index long after its hold, a sold reservation is never released; nor
+    // is one still within its hold.
+    let much_later = shared::time::to_rfc3339(now + Duration::from_secs(7200));
+    assert!(!store.release_expired(confirmed, &much_later).await.unwrap());
+    assert!(
+        !store
+            .release_expired(current, &shared::time::now_rfc3339())
+            .await
+            .unwrap()
+    );
+    // Nothing more the next time; and a confirmation that comes after the release sells nothing.
+    release_expired_reservations::handle(&inventory, &shared::time::now_rfc3339())
+        .await
+        .unwrap();
+    assert_eq!(store.commit(abandoned).await.unwrap(), Committed::Released);
+    assert_eq!(levels(stack, &id).await, (6, 2, 2));
+    assert_eq!(status(confirmed).await, ReservationStatus::Sold);
+    let (expired, _) = store
+        .expired_holds(&shared::time::now_rfc3339(), 100, None)
+        .await
+        .unwrap();
+    assert!(
+        !expired.contains(&abandoned)
+            && !expired.contains(&confirmed)
+            && !expired.contains(&current),
+        "{expired:?}"
+    );
+}

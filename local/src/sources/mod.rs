@@ -1,15 +1,20 @@
-//! Event sources, polled as Lambda polls them: SQS queues ([`sqs`]) and DynamoDB Streams
-//! ([`streams`]).
+//! Event sources: SQS queues ([`sqs`]) and DynamoDB Streams ([`streams`]), polled as Lambda
+//! polls them, and schedules ([`schedule`]): `Type: Schedule` (EventBridge rules) and
+//! `Type: ScheduleV2` (EventBridge Scheduler) events, which invoke their function at the times
+//! their `rate(...)`, `cron(...)` or `at(...)` expression names.
 //!
-//! Both share one mechanism, here: a batch of records becomes one invocation of the function;
-//! its answer is read the way Lambda reads it ([`BatchResult`]): success, a list of failed items
-//! (`ReportBatchItemFailures`), or a failure of the whole batch (a function error, or a response
-//! Lambda cannot use). Each source adds only how it reads records, what their ids are, and what it
-//! does with the result: an SQS source deletes what succeeded and lets the rest come back after the
-//! visibility timeout; a stream source checkpoints, retries, bisects and finally hands the batch to
-//! its on-failure destination. Filter criteria ([`filter`]) drop records before they are batched.
+//! The polled sources share one mechanism, here: a batch of records becomes one invocation of the
+//! function; its answer is read the way Lambda reads it ([`BatchResult`]): success, a list of
+//! failed items (`ReportBatchItemFailures`), or a failure of the whole batch (a function error,
+//! or a response Lambda cannot use). Each source adds only how it reads records, what their ids
+//! are, and what it does with the result: an SQS source deletes what succeeded and lets the rest
+//! come back after the visibility timeout; a stream source checkpoints, retries, bisects and
+//! finally hands the batch to its on-failure destination. Filter criteria ([`filter`]) drop
+//! records before they are batched. A schedule has no records: each run is one asynchronous
+//! invocation with the schedule's event, retried per its retry policy.
 
 pub mod filter;
+pub mod schedule;
 pub mod sqs;
 pub mod streams;
 

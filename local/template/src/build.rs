@@ -10,6 +10,7 @@ use crate::document::{IMPLICIT_HTTP_API, Resource};
 use crate::error::{ResultExt, TemplateError};
 use crate::model::*;
 use crate::resolve::Resolver;
+use crate::schedule::ScheduleExpression;
 use crate::value::{as_bool, as_f64, as_string, as_string_list, as_u64};
 
 /// API Gateway's account-level throttling, used for the half of a throttle
@@ -325,6 +326,7 @@ fn function(
     };
     let mut sqs_events = Vec::new();
     let mut stream_events = Vec::new();
+    let mut schedule_events = Vec::new();
     let mut routes = Vec::new();
     let mut subscriptions = Vec::new();
     if let Some(events) = props.get("Events") {
@@ -337,6 +339,10 @@ fn function(
             match event.get("Type").and_then(Value::as_str) {
                 Some("SQS") => sqs_events.push(sqs_event(name, &ev).at(at)?),
                 Some("DynamoDB") => stream_events.push(stream_event(name, &ev).at(at)?),
+                Some("Schedule") => schedule_events
+                    .push(schedule_event(r, id, name, ScheduleKind::Rule, &ev).at(at)?),
+                Some("ScheduleV2") => schedule_events
+                    .push(schedule_event(r, id, name, ScheduleKind::Scheduler, &ev).at(at)?),
                 Some("HttpApi") => routes.push(PendingRoute {
                     function: id.to_string(),
                     event: name.clone(),
@@ -362,6 +368,7 @@ fn function(
         application_log_level: opt_string(&logging, "ApplicationLogLevel")?,
         sqs_events,
         stream_events,
+        schedule_events,
     };
     Ok((function, routes, subscriptions))
 }
@@ -468,6 +475,139 @@ fn stream_event(name: &str, ev: &Value) -> Result<StreamEventSource, TemplateErr
         on_failure,
         filters,
         enabled: opt_bool(ev, "Enabled")?.unwrap_or(true),
+    })
+}
+
+/// Time zones that are UTC under another name.
+const UTC_ZONES: &[&str] = &[
+    "UTC",
+    "Etc/UTC",
+    "GMT",
+    "Etc/GMT",
+    "Etc/UCT",
+    "UCT",
+    "Universal",
+    "Etc/Universal",
+    "Zulu",
+    "Etc/Zulu",
+    "Etc/GMT+0",
+    "Etc/GMT-0",
+    "Etc/GMT0",
+];
+
+/// A function's `Type: Schedule` (EventBridge rule) or `Type: ScheduleV2` (EventBridge
+/// Scheduler) event.
+fn schedule_event(
+    r: &Resolver<'_>,
+    function: &str,
+    name: &str,
+    kind: ScheduleKind,
+    ev: &Value,
+) -> Result<ScheduleEventSource, TemplateError> {
+    let expression_key = match kind {
+        ScheduleKind::Rule => "Schedule",
+        ScheduleKind::Scheduler => "ScheduleExpression",
+    };
+    let text = opt_string(ev, expression_key)?
+        .ok_or_else(|| TemplateError::invalid(format!("has no {expression_key}")))?;
+    let expression = ScheduleExpression::parse(&text)
+        .map_err(|e| TemplateError::invalid(format!("{expression_key}: {e}")))?;
+    if kind == ScheduleKind::Rule && matches!(expression, ScheduleExpression::At(_)) {
+        return Err(TemplateError::invalid(
+            "an EventBridge rule takes rate(...) or cron(...); at(...) is for ScheduleV2",
+        ));
+    }
+    if let Some(zone) = opt_string(ev, "ScheduleExpressionTimezone")?
+        && expression.uses_time_zone()
+        && !UTC_ZONES.iter().any(|z| z.eq_ignore_ascii_case(&zone))
+    {
+        return Err(TemplateError::Unsupported(format!(
+            "ScheduleExpressionTimezone {zone} (the local stack computes cron and at schedules \
+             in UTC: leave it out or use UTC)"
+        )));
+    }
+    let state = opt_string(ev, "State")?;
+    let enabled = match (kind, state.as_deref(), opt_bool(ev, "Enabled")?) {
+        (_, Some(_), Some(_)) if kind == ScheduleKind::Rule => {
+            return Err(TemplateError::invalid("give State or Enabled, not both"));
+        }
+        (ScheduleKind::Scheduler, _, Some(_)) => {
+            return Err(TemplateError::invalid(
+                "ScheduleV2 has no Enabled property: use State: ENABLED or DISABLED",
+            ));
+        }
+        (_, None, None) => true,
+        (_, None, Some(enabled)) => enabled,
+        (_, Some("ENABLED"), _) => true,
+        (ScheduleKind::Rule, Some("ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS"), _) => true,
+        (_, Some("DISABLED"), _) => false,
+        (_, Some(other), _) => {
+            return Err(TemplateError::invalid(format!(
+                "State must be ENABLED or DISABLED, got {other}"
+            )));
+        }
+    };
+    let input = match ev.get("Input") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => {
+            // Scheduler's context attributes may stand where a JSON value goes.
+            let sample = text
+                .replace("<aws.scheduler.attempt-number>", "1")
+                .replace("<aws.scheduler.", "<");
+            serde_json::from_str::<Value>(&sample).map_err(|e| {
+                TemplateError::invalid(format!("Input is not JSON text ({e}): {text}"))
+            })?;
+            Some(text.clone())
+        }
+        Some(other) => {
+            return Err(TemplateError::invalid(format!(
+                "Input must be a string of JSON text (quote it, e.g. Input: '{{\"key\": 1}}'), \
+                 got {other}"
+            )));
+        }
+    };
+    let retry = ev.get("RetryPolicy").cloned().unwrap_or(json!({}));
+    let maximum_retry_attempts =
+        opt_u64_in(&retry, "MaximumRetryAttempts", 0..=185)?.map_or(185, |n| n as u32);
+    let maximum_event_age = Duration::from_secs(
+        opt_u64_in(&retry, "MaximumEventAgeInSeconds", 60..=86_400)?.unwrap_or(86_400),
+    );
+    let opts = r.opts;
+    let (schedule_name, arn) = match kind {
+        ScheduleKind::Rule => {
+            let rule = opt_string(ev, "Name")?.unwrap_or_else(|| {
+                format!("{}-{function}{name}", opts.stack_name)
+                    .chars()
+                    .take(64)
+                    .collect()
+            });
+            let arn = format!(
+                "arn:aws:events:{}:{}:rule/{rule}",
+                opts.region, opts.account_id
+            );
+            (rule, arn)
+        }
+        ScheduleKind::Scheduler => {
+            let schedule = opt_string(ev, "Name")?
+                .unwrap_or_else(|| format!("{function}{name}").chars().take(64).collect());
+            let group = opt_string(ev, "GroupName")?.unwrap_or_else(|| "default".into());
+            let arn = format!(
+                "arn:aws:scheduler:{}:{}:schedule/{group}/{schedule}",
+                opts.region, opts.account_id
+            );
+            (schedule, arn)
+        }
+    };
+    Ok(ScheduleEventSource {
+        name: name.to_string(),
+        kind,
+        schedule_name,
+        arn,
+        expression,
+        enabled,
+        input,
+        maximum_retry_attempts,
+        maximum_event_age,
     })
 }
 

@@ -16,6 +16,7 @@ mod document;
 mod error;
 pub mod model;
 mod resolve;
+pub mod schedule;
 pub mod value;
 
 #[cfg(test)]
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::TemplateError;
 pub use model::*;
+pub use schedule::ScheduleExpression;
 
 /// The stack-wide values resolution needs.
 #[derive(Debug, Clone)]

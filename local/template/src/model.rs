@@ -107,6 +107,8 @@ pub struct Function {
     pub sqs_events: Vec<SqsEventSource>,
     /// DynamoDB Streams event sources (`Events` of `Type: DynamoDB`).
     pub stream_events: Vec<StreamEventSource>,
+    /// Schedules (`Events` of `Type: Schedule` or `Type: ScheduleV2`), disabled ones included.
+    pub schedule_events: Vec<ScheduleEventSource>,
 }
 
 /// One `Type: SQS` event of a function.
@@ -164,6 +166,41 @@ pub struct StreamEventSource {
     pub filters: Vec<Value>,
     /// `Enabled` (default true).
     pub enabled: bool,
+}
+
+/// Which AWS service runs a schedule: it decides the default event and the ARN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleKind {
+    /// `Type: Schedule`: an EventBridge rule (`AWS::Events::Rule`).
+    Rule,
+    /// `Type: ScheduleV2`: an EventBridge Scheduler schedule (`AWS::Scheduler::Schedule`).
+    Scheduler,
+}
+
+/// One `Type: Schedule` or `Type: ScheduleV2` event of a function.
+#[derive(Debug, Clone)]
+pub struct ScheduleEventSource {
+    /// The event's key under `Events`.
+    pub name: String,
+    pub kind: ScheduleKind,
+    /// The rule's or schedule's name: `Name`, else what SAM and CloudFormation would make
+    /// (`<Function><Event>` for a schedule; `<stack>-<Function><Event>` for a rule, without
+    /// CloudFormation's random suffix).
+    pub schedule_name: String,
+    /// `arn:aws:events:<region>:<account>:rule/<name>` or
+    /// `arn:aws:scheduler:<region>:<account>:schedule/<group>/<name>`.
+    pub arn: String,
+    /// `Schedule` (rule) or `ScheduleExpression` (schedule), parsed.
+    pub expression: crate::schedule::ScheduleExpression,
+    /// `State` is `ENABLED` (the default), or `Enabled` is not false (rule).
+    pub enabled: bool,
+    /// `Input`: the JSON text sent as the event instead of the default one. For a schedule,
+    /// it may hold Scheduler's context attributes (`<aws.scheduler.execution-id>`, ...).
+    pub input: Option<String>,
+    /// `RetryPolicy.MaximumRetryAttempts` as written (AWS's default is 185).
+    pub maximum_retry_attempts: u32,
+    /// `RetryPolicy.MaximumEventAgeInSeconds` (default 24 hours).
+    pub maximum_event_age: Duration,
 }
 
 /// An `AWS::Serverless::HttpApi`, explicit or the implicit `ServerlessHttpApi`.

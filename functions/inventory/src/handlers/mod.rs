@@ -3,7 +3,9 @@
 pub mod adjust_stock;
 pub mod get_stock;
 pub mod list_stock_audit;
+pub mod order_events;
 pub mod product_events;
+pub mod release_expired_reservations;
 pub mod release_stock;
 pub mod reserve_stock;
 pub mod set_stock;

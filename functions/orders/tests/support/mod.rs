@@ -269,6 +269,21 @@ pub async fn stock(shop: &Shop, product: &str) -> (i64, i64, i64) {
     )
 }
 
+/// Waits until the stock of `product` reads `expected` (available, reserved, sold): a confirmed
+/// order's units move from `reserved` to `sold` shortly after the confirmation, when inventory
+/// applies its `OrderConfirmed` event.
+pub async fn stock_becomes(shop: &Shop, product: &str, expected: (i64, i64, i64)) {
+    let reached = eventually(Duration::from_secs(60), "the stock levels", || async {
+        (stock(shop, product).await == expected).then_some(())
+    })
+    .await;
+    assert!(
+        reached.is_ok(),
+        "the stock of {product} stays {:?}, not {expected:?}",
+        stock(shop, product).await
+    );
+}
+
 fn table(shop: &Shop, logical_id: &str) -> String {
     shop.stack
         .model()
@@ -315,7 +330,8 @@ pub async fn payment(shop: &Shop, token: &str, order: &str) -> Option<Value> {
 
 /// The invariants of the checkout, checked at the end of every test:
 /// - for every product, `available + reserved + sold` is what it was stocked with;
-/// - every CONFIRMED order has its payment captured (succeeded) and its units reserved;
+/// - every CONFIRMED order has its payment captured (succeeded) and its units reserved, or sold
+///   once inventory has applied its `OrderConfirmed`;
 /// - no FAILED or CANCELLED order keeps a charge or a reservation;
 /// - (every order is settled: [`settled`] checked it.)
 pub async fn check_invariants(shop: &Shop, products: &[&Stocked], orders: &[(&Account, &str)]) {
