@@ -10,6 +10,7 @@
 //! - [`events`]: the event tap: every message published to a topic, logged and checked against
 //!   its JSON Schema.
 //! - [`custom_resources`]: creates the template's custom resources with their functions.
+//! - [`dead_letters`]: the template's dead-letter queues, listed and moved back to their sources.
 //! - [`build`]: builds the function binaries the template names.
 //! - [`seed`]: loads a demo catalog through the public API.
 //! - [`stack`]: all of it together; [`testing`] starts one for a test.
@@ -19,6 +20,7 @@ pub mod bench;
 pub mod build;
 pub mod console;
 pub mod custom_resources;
+pub mod dead_letters;
 pub mod emulator;
 pub mod events;
 pub mod logging;

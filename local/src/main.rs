@@ -6,6 +6,8 @@
 //! cargo run -p local -- seed                     # load the demo catalog into a running stack
 //! cargo run -p local -- invoke HealthFunction --event events/health.json
 //! cargo run -p local -- executions --endpoint http://127.0.0.1:3001
+//! cargo run -p local -- dead-letters --endpoint http://127.0.0.1:46681
+//! cargo run -p local -- dead-letters --endpoint http://127.0.0.1:46681 --redrive all
 //! ```
 
 use std::collections::BTreeMap;
@@ -78,6 +80,39 @@ enum Command {
         /// Print the history of this execution (its ARN) instead.
         #[arg(long, value_name = "EXECUTION_ARN")]
         history: Option<String>,
+    },
+    /// List the dead-letter queues of a running stack, each with its source queues and how many
+    /// messages it holds; or, with `--redrive`, move their messages back to the queues they came
+    /// from (as `aws sqs start-message-move-task` does on AWS).
+    ///
+    /// Messages are moved at least once: each is sent to its source queue with the same body and
+    /// message attributes, then deleted from the dead-letter queue, so an interruption may leave a
+    /// duplicate (which the consumers, idempotent on the event id, process once) but never loses
+    /// one. The queues come from the template; give the same --template, --stack-name and
+    /// --parameter as `local up` had.
+    DeadLetters {
+        /// The running stack's AWS API emulator, as `local up` prints it
+        /// (`Emulator http://127.0.0.1:<port>`). Required: only the running `up` knows it (start
+        /// `up` with `--emulator-port` to fix it).
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint: String,
+        /// Move the messages of this dead-letter queue (logical id, queue name or ARN), or of
+        /// every one with `all`, back to their source queues.
+        #[arg(long, value_name = "DLQ|all")]
+        redrive: Option<String>,
+        /// Move at most this many messages from each dead-letter queue [default: until it reads
+        /// empty].
+        #[arg(long, requires = "redrive")]
+        max: Option<usize>,
+        /// The SAM template the stack runs [default: the repository's template.yaml].
+        #[arg(long, short)]
+        template: Option<PathBuf>,
+        /// The running stack's name.
+        #[arg(long, default_value = "local")]
+        stack_name: String,
+        /// A template parameter the stack was started with, as `Name=Value` (repeatable).
+        #[arg(long = "parameter", value_name = "NAME=VALUE")]
+        parameters: Vec<String>,
     },
     /// Invoke one function once, as `sam local invoke` does, and print its response.
     Invoke {
@@ -173,6 +208,22 @@ async fn main() -> ExitCode {
         }
         Command::Executions { endpoint, history } => {
             executions(&endpoint, history.as_deref()).await
+        }
+        Command::DeadLetters {
+            endpoint,
+            redrive,
+            max,
+            template,
+            stack_name,
+            parameters,
+        } => {
+            let stack = StackArgs {
+                template,
+                stack_name,
+                parameters,
+                profile: Profile::Dev,
+            };
+            dead_letters(&endpoint, redrive.as_deref(), max, &stack).await
         }
         Command::Invoke {
             function,
@@ -350,6 +401,65 @@ async fn executions(endpoint: &str, history: Option<&str>) -> anyhow::Result<Exi
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn dead_letters(
+    endpoint: &str,
+    redrive: Option<&str>,
+    max: Option<usize>,
+    args: &StackArgs,
+) -> anyhow::Result<ExitCode> {
+    use local::dead_letters;
+    let options = args.options(0, 0)?;
+    let model = local::stack::preview(&options)?;
+    let sqs = aws_sdk_sqs::Client::new(&local::emulator::sdk_config(endpoint).await);
+    let reach = || {
+        format!(
+            "ask the emulator at {endpoint} (`local up` prints it as `Emulator http://127.0.0.1:<port>`) about stack {:?}",
+            options.stack_name
+        )
+    };
+    let Some(which) = redrive else {
+        let counts = dead_letters::list(&sqs, &model).await.with_context(reach)?;
+        if counts.is_empty() {
+            eprintln!("The template has no dead-letter queue.");
+        } else {
+            print!("{}", dead_letters::table(&counts));
+        }
+        return Ok(ExitCode::SUCCESS);
+    };
+    let queues = dead_letters::dead_letter_queues(&model);
+    let mut code = ExitCode::SUCCESS;
+    for queue in dead_letters::select(&queues, which)? {
+        let report = dead_letters::redrive(&sqs, queue, max)
+            .await
+            .with_context(reach)?;
+        let name = &report.dead_letter_queue;
+        let per_source = report.per_source();
+        if per_source.is_empty() {
+            println!("{name}: 0 moved");
+        }
+        for (source, moved) in per_source {
+            println!("{name}: {moved} moved to {source}");
+        }
+        if report.reached_max {
+            eprintln!("{name}: stopped at --max; more may be left");
+        }
+        if report.returned > 0 {
+            eprintln!(
+                "{name}: {} moved message(s) failed again and came back; left in place",
+                report.returned
+            );
+        }
+        if report.unroutable > 0 {
+            eprintln!(
+                "{name}: {} message(s) left: the queue has several sources and they do not say which",
+                report.unroutable
+            );
+            code = ExitCode::FAILURE;
+        }
+    }
+    Ok(code)
 }
 
 async fn cold_start(specs: &[String], runs: usize, profile: Profile) -> anyhow::Result<ExitCode> {
