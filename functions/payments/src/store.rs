@@ -349,32 +349,13 @@ impl Store {
             set.push("clientSecret = :secret");
             vals.push((":secret", s(secret)));
         }
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(payment_key(order)))
-            .update_expression(format!("SET {}", set.join(", ")))
-            .condition_expression(
-                "#status = :creating AND (attribute_not_exists(voided) OR voided <> :true) \
-                 AND (attribute_not_exists(intentId) OR intentId = :intent)",
-            )
-            .set_expression_attribute_names(names(&[("#status", "status")]))
-            .set_expression_attribute_values(values(vals))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(dynamo::classify);
-        match result {
-            Ok(output) => Ok(Recorded::Done(Box::new(self.read(output.attributes)?))),
-            Err(WriteFailure::ConditionFailed) => {
-                let now = self.payment_of_order(order).await?.ok_or_else(|| {
-                    ApiError::internal("record an intent", "the payment vanished")
-                })?;
-                Ok(Recorded::Moved(Box::new(now)))
-            }
-            Err(failure) => Err(ApiError::internal("record an intent", failure.into_error())),
-        }
+        self.update_while_creating(
+            order,
+            &set,
+            vals,
+            " AND (attribute_not_exists(intentId) OR intentId = :intent)",
+        )
+        .await
     }
 
     /// Records the provider's answer to the creation or the confirmation: while the payment is
@@ -412,15 +393,28 @@ impl Store {
                 AttributeValue::M(dynamo::to_item(failure).context("serialize a decline")?),
             ));
         }
+        self.update_while_creating(order, &set, vals, "").await
+    }
+
+    /// Sets `set` on `order`'s payment while it is `creating` and not void (and `also`, a further
+    /// condition); when the condition fails, answers the payment as it is
+    /// ([`Recorded::Moved`]).
+    async fn update_while_creating(
+        &self,
+        order: Uuid,
+        set: &[&str],
+        vals: Vec<(&str, AttributeValue)>,
+        also: &str,
+    ) -> Result<Recorded, ApiError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(payment_key(order)))
             .update_expression(format!("SET {}", set.join(", ")))
-            .condition_expression(
-                "#status = :creating AND (attribute_not_exists(voided) OR voided <> :true)",
-            )
+            .condition_expression(format!(
+                "#status = :creating AND (attribute_not_exists(voided) OR voided <> :true){also}"
+            ))
             .set_expression_attribute_names(names(&[("#status", "status")]))
             .set_expression_attribute_values(values(vals))
             .return_values(ReturnValue::AllNew)
