@@ -3,8 +3,9 @@
 //!
 //! It serves DynamoDB, SNS, SQS, Secrets Manager and SES. `local/emulator/server.py`
 //! serializes DynamoDB requests so that conditional writes and transactions are atomic
-//! as they are on AWS. The emulator exits when its standard input closes, so it never
-//! outlives the process that started it.
+//! as they are on AWS, and keeps the emails and SMS sent through it (see [`crate::mailbox`]).
+//! The emulator exits when its standard input closes, so it never outlives the process that
+//! started it.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -2,7 +2,9 @@
 //! with no AWS account and no Docker.
 //!
 //! - [`emulator`]: the AWS API emulator (DynamoDB, SNS, SQS, Secrets Manager, SES).
-//! - [`provision`]: creates the template's tables, topics, queues, subscriptions and secrets in it.
+//! - [`provision`]: creates the template's tables, topics, queues, subscriptions, secrets and
+//!   email identities in it.
+//! - [`mailbox`]: the emails and SMS the functions sent, as the emulator kept them.
 //! - [`apigw`]: the template's HTTP APIs, served as API Gateway serves them.
 //! - [`sources`]: the template's SQS and DynamoDB Streams event sources, polled as Lambda polls them,
 //!   and its schedules (`Schedule`, `ScheduleV2`), run on time.
@@ -24,6 +26,7 @@ pub mod dead_letters;
 pub mod emulator;
 pub mod events;
 pub mod logging;
+pub mod mailbox;
 pub mod metrics;
 pub mod paths;
 pub mod provision;

@@ -8,6 +8,8 @@
 //! cargo run -p local -- executions --endpoint http://127.0.0.1:3001
 //! cargo run -p local -- dead-letters --endpoint http://127.0.0.1:46681
 //! cargo run -p local -- dead-letters --endpoint http://127.0.0.1:46681 --redrive all
+//! cargo run -p local -- notifications --endpoint http://127.0.0.1:46681
+//! cargo run -p local -- notifications --endpoint http://127.0.0.1:46681 --show last --html
 //! ```
 
 use std::collections::BTreeMap;
@@ -113,6 +115,21 @@ enum Command {
         /// A template parameter the stack was started with, as `Name=Value` (repeatable).
         #[arg(long = "parameter", value_name = "NAME=VALUE")]
         parameters: Vec<String>,
+    },
+    /// List the emails (SES) and SMS (SNS) the functions of a running stack sent, oldest first, as
+    /// the emulator kept them (the last few thousand of each); or, with `--show`, print one email.
+    Notifications {
+        /// The running stack's AWS API emulator, as `local up` prints it
+        /// (`Emulator http://127.0.0.1:<port>`).
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint: String,
+        /// Print this email's headers and text body: its message id, its number in the listing
+        /// (1 is the oldest), or `last`.
+        #[arg(long, value_name = "MESSAGE_ID|N|last")]
+        show: Option<String>,
+        /// With --show, print the HTML body instead of the text body.
+        #[arg(long, requires = "show")]
+        html: bool,
     },
     /// Invoke one function once, as `sam local invoke` does, and print its response.
     Invoke {
@@ -225,6 +242,11 @@ async fn main() -> ExitCode {
             };
             dead_letters(&endpoint, redrive.as_deref(), max, &stack).await
         }
+        Command::Notifications {
+            endpoint,
+            show,
+            html,
+        } => notifications(&endpoint, show.as_deref(), html).await,
         Command::Invoke {
             function,
             event,
@@ -268,10 +290,14 @@ async fn up(
         ));
     }
     let stack = Stack::start(options).await?;
-    let console =
-        local::console::Console::start(console_port, &stack.api_url()?, stack.metrics().clone())
-            .await
-            .with_context(|| format!("start the console on port {console_port}"))?;
+    let console = local::console::Console::start(
+        console_port,
+        &stack.api_url()?,
+        stack.emulator_endpoint(),
+        stack.metrics().clone(),
+    )
+    .await
+    .with_context(|| format!("start the console on port {console_port}"))?;
     print_summary(&stack, &console);
     let mut interrupted = false;
     if let Some((admin_email, admin_password)) = admin {
@@ -462,6 +488,41 @@ async fn dead_letters(
     Ok(code)
 }
 
+async fn notifications(endpoint: &str, show: Option<&str>, html: bool) -> anyhow::Result<ExitCode> {
+    use local::mailbox;
+    let reach = || {
+        format!(
+            "ask the emulator at {endpoint} (`local up` prints it as `Emulator http://127.0.0.1:<port>`)"
+        )
+    };
+    let emails = mailbox::emails(endpoint).await.with_context(reach)?;
+    if let Some(which) = show {
+        let email = mailbox::find(&emails, which).with_context(|| {
+            format!(
+                "no email {which:?} among the {} sent (give a message id, a number from the listing, or last)",
+                emails.len()
+            )
+        })?;
+        print!("{}", mailbox::show(email, html));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let sms = mailbox::sms(endpoint).await.with_context(reach)?;
+    if emails.is_empty() {
+        eprintln!("No email sent yet.");
+    } else {
+        print!("{}", mailbox::emails_table(&emails));
+    }
+    if sms.is_empty() {
+        eprintln!("No SMS sent yet.");
+    } else {
+        if !emails.is_empty() {
+            println!();
+        }
+        print!("{}", mailbox::sms_table(&sms));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn cold_start(specs: &[String], runs: usize, profile: Profile) -> anyhow::Result<ExitCode> {
     let root = paths::repo_root();
     let targets = specs
@@ -531,12 +592,13 @@ fn print_summary(stack: &Stack, console: &local::console::Console) {
         );
     }
     eprintln!(
-        "  {} functions, {} tables, {} queues, {} topics, {} secrets, {} state machines, {} custom resources",
+        "  {} functions, {} tables, {} queues, {} topics, {} secrets, {} email identities, {} state machines, {} custom resources",
         model.functions.len(),
         model.tables.len(),
         model.queues.len(),
         model.topics.len(),
         model.secrets.len(),
+        model.email_identities.len(),
         model.state_machines.len(),
         model.custom_resources.len()
     );
@@ -549,6 +611,12 @@ fn print_summary(stack: &Stack, console: &local::console::Console) {
         "  {:<14} {}/metrics  (what the functions report: requests, errors and latency per route, business counts)",
         "",
         console.url()
+    );
+    eprintln!(
+        "  {:<14} {}/notifications  (the emails and SMS the functions sent; `local notifications --endpoint {}`)",
+        "",
+        console.url(),
+        stack.emulator_endpoint()
     );
     eprintln!("Press Ctrl-C to stop.");
     eprintln!();

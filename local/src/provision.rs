@@ -1,9 +1,13 @@
-//! Provisioning: creates the template's tables, queues, topics, secrets and
-//! subscriptions in the emulator, and returns the model resolved against what
-//! was created.
+//! Provisioning: creates the template's tables, queues, topics, secrets, email
+//! identities and subscriptions in the emulator, and returns the model resolved
+//! against what was created.
 //!
 //! Running it twice against the same emulator is fine: what already exists is
 //! kept (a secret keeps its value) and only its physical id is read back.
+//!
+//! Email identities (`AWS::SES::EmailIdentity`) are created with SES v2
+//! `CreateEmailIdentity`; the emulator takes them as verified, so functions can send
+//! from them at once.
 //!
 //! Subscriptions with protocol `lambda` (a function's `Type: SNS` event) are
 //! returned in the model but not created in the emulator: it would try to
@@ -20,10 +24,14 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use local_template::value::{as_bool, as_string, as_u64};
-use local_template::{LoadOptions, Model, PhysicalId, PhysicalIds, Queue, Table, Template};
+use local_template::{
+    EmailIdentity, LoadOptions, Model, PhysicalId, PhysicalIds, Queue, Table, Template,
+};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use serde_json::Value;
+
+use crate::sources::sqs::DEFAULT_VISIBILITY_TIMEOUT_SECS;
 
 /// The AWS clients provisioning talks to, all pointed at the emulator.
 #[derive(Debug, Clone)]
@@ -32,6 +40,7 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     pub sns: aws_sdk_sns::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub sesv2: aws_sdk_sesv2::Client,
 }
 
 impl Clients {
@@ -42,11 +51,36 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(config),
             sns: aws_sdk_sns::Client::new(config),
             secrets: aws_sdk_secretsmanager::Client::new(config),
+            sesv2: aws_sdk_sesv2::Client::new(config),
         }
     }
 }
 
 const LOG_TARGET: &str = "local::provision";
+
+/// The longest visibility timeout SQS accepts (12 hours), in seconds.
+const MAX_VISIBILITY_TIMEOUT_SECS: u64 = 43_200;
+/// The longest delay SQS accepts (15 minutes), in seconds.
+const MAX_DELAY_SECS: u64 = 900;
+
+/// How provisioning adapts the template's resources to the local stack.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProvisionOptions {
+    /// Multiplies each queue's `VisibilityTimeout` (SQS's 30 s when the template sets none) and
+    /// `DelaySeconds` in the emulator, rounded to whole seconds; a visibility timeout above zero
+    /// stays at least 1 s. 1.0 keeps the template's values. The model keeps the template's
+    /// values. Must be positive.
+    pub queue_time_scale: f64,
+}
+
+impl Default for ProvisionOptions {
+    /// The template's values, unscaled.
+    fn default() -> Self {
+        Self {
+            queue_time_scale: 1.0,
+        }
+    }
+}
 
 /// What provisioning created.
 #[derive(Debug, Clone)]
@@ -57,13 +91,27 @@ pub struct Provisioned {
     pub physical: PhysicalIds,
 }
 
-/// Creates every table, queue, topic, secret and subscription of the template,
-/// then returns the model resolved with the physical ids they got.
+/// Creates every table, queue, topic, secret, email identity and subscription of the
+/// template, then returns the model resolved with the physical ids they got.
 pub async fn provision(
     template: &Template,
     opts: &LoadOptions,
     clients: &Clients,
 ) -> anyhow::Result<Provisioned> {
+    provision_with(template, opts, clients, ProvisionOptions::default()).await
+}
+
+/// [`provision`], with the template's resources adapted as `options` say.
+pub async fn provision_with(
+    template: &Template,
+    opts: &LoadOptions,
+    clients: &Clients,
+    options: ProvisionOptions,
+) -> anyhow::Result<Provisioned> {
+    let scale = options.queue_time_scale;
+    if !scale.is_finite() || scale <= 0.0 {
+        bail!("the queue time scale must be a positive number, got {scale}");
+    }
     let model = template
         .resolve(opts, &PhysicalIds::new())
         .context("resolve the template")?;
@@ -79,7 +127,7 @@ pub async fn provision(
     // Queue ARNs as resolved before provisioning → as the emulator reports them.
     let mut queue_arns = BTreeMap::new();
     for queue in queues_dead_letter_first(&model.queues) {
-        let id = create_queue(&clients.sqs, queue, &queue_arns)
+        let id = create_queue(&clients.sqs, queue, &queue_arns, scale)
             .await
             .with_context(|| format!("create queue {} ({})", queue.name, queue.logical_id))?;
         if let Some(arn) = id.attributes.get("Arn") {
@@ -130,6 +178,24 @@ pub async fn provision(
             PhysicalId {
                 reference: arn.clone(),
                 attributes: BTreeMap::from([("Id".to_string(), arn)]),
+            },
+        );
+    }
+
+    for identity in &model.email_identities {
+        create_email_identity(&clients.sesv2, identity)
+            .await
+            .with_context(|| {
+                format!(
+                    "create email identity {} ({})",
+                    identity.name, identity.logical_id
+                )
+            })?;
+        physical.insert(
+            identity.logical_id.clone(),
+            PhysicalId {
+                reference: identity.name.clone(),
+                attributes: BTreeMap::new(),
             },
         );
     }
@@ -410,18 +476,53 @@ fn queues_dead_letter_first(queues: &[Queue]) -> Vec<&Queue> {
     out
 }
 
+/// `seconds` multiplied by `scale`, rounded, at most `max`; at least 1 when `at_least_one` and
+/// `seconds` is above zero.
+fn scaled_seconds(seconds: u64, scale: f64, max: u64, at_least_one: bool) -> u64 {
+    let scaled = (seconds as f64 * scale).round().min(max as f64) as u64;
+    if at_least_one && seconds > 0 {
+        scaled.max(1)
+    } else {
+        scaled
+    }
+}
+
 /// SQS attributes of a queue, from its resolved CloudFormation properties.
-/// `queue_arns` maps template-resolved ARNs to the ARNs of created queues.
+/// `queue_arns` maps template-resolved ARNs to the ARNs of created queues; the visibility
+/// timeout and delay are multiplied by `time_scale` (see [`ProvisionOptions`]).
 fn queue_attributes(
     queue: &Queue,
     queue_arns: &BTreeMap<String, String>,
+    time_scale: f64,
 ) -> anyhow::Result<HashMap<QueueAttributeName, String>> {
     let p = &queue.properties;
     let mut attributes = HashMap::new();
+    let seconds = |key: &str| -> anyhow::Result<Option<u64>> {
+        p.get(key)
+            .map(|v| as_u64(v).with_context(|| format!("{key} must be a whole number, got {v}")))
+            .transpose()
+    };
+    if time_scale == 1.0 {
+        for key in ["VisibilityTimeout", "DelaySeconds"] {
+            if let Some(v) = seconds(key)? {
+                attributes.insert(QueueAttributeName::from(key), v.to_string());
+            }
+        }
+    } else {
+        let visibility = seconds("VisibilityTimeout")?.unwrap_or(DEFAULT_VISIBILITY_TIMEOUT_SECS);
+        attributes.insert(
+            QueueAttributeName::VisibilityTimeout,
+            scaled_seconds(visibility, time_scale, MAX_VISIBILITY_TIMEOUT_SECS, true).to_string(),
+        );
+        if let Some(delay) = seconds("DelaySeconds")? {
+            attributes.insert(
+                QueueAttributeName::DelaySeconds,
+                scaled_seconds(delay, time_scale, MAX_DELAY_SECS, false).to_string(),
+            );
+        }
+    }
     for key in [
-        "VisibilityTimeout",
         "MessageRetentionPeriod",
-        "DelaySeconds",
         "ReceiveMessageWaitTimeSeconds",
         "MaximumMessageSize",
         "FifoQueue",
@@ -461,8 +562,9 @@ async fn create_queue(
     client: &aws_sdk_sqs::Client,
     queue: &Queue,
     queue_arns: &BTreeMap<String, String>,
+    time_scale: f64,
 ) -> anyhow::Result<PhysicalId> {
-    let attributes = queue_attributes(queue, queue_arns)?;
+    let attributes = queue_attributes(queue, queue_arns, time_scale)?;
     let created = client
         .create_queue()
         .queue_name(&queue.name)
@@ -522,6 +624,34 @@ async fn create_queue(
             ("QueueUrl".to_string(), url),
         ]),
     })
+}
+
+/// Creates an email identity in SES (keeping it if it exists). The emulator marks it verified
+/// at once; on AWS an address would wait for its owner to click the link SES sends.
+async fn create_email_identity(
+    client: &aws_sdk_sesv2::Client,
+    identity: &EmailIdentity,
+) -> anyhow::Result<()> {
+    let name = &identity.name;
+    let created = client
+        .create_email_identity()
+        .email_identity(name)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {
+            tracing::info!(target: LOG_TARGET, kind = "email identity", name = %name, "created");
+            Ok(())
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_already_exists_exception()) =>
+        {
+            tracing::info!(target: LOG_TARGET, kind = "email identity", name = %name, "already exists");
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Creates a secret (or finds the existing one, keeping its value) and returns its ARN.
@@ -716,7 +846,7 @@ mod tests {
             }),
         );
         let arns = BTreeMap::from([("arn:computed".to_string(), "arn:real".to_string())]);
-        let attributes = queue_attributes(&q, &arns).expect("attributes");
+        let attributes = queue_attributes(&q, &arns, 1.0).expect("attributes");
         assert_eq!(attributes[&QueueAttributeName::VisibilityTimeout], "60");
         assert_eq!(attributes[&QueueAttributeName::DelaySeconds], "5");
         assert_eq!(attributes[&QueueAttributeName::FifoQueue], "true");
@@ -726,6 +856,39 @@ mod tests {
             policy,
             json!({"deadLetterTargetArn": "arn:real", "maxReceiveCount": 3})
         );
+    }
+
+    #[test]
+    fn a_queue_time_scale_shortens_visibility_timeouts_and_delays() {
+        let arns = BTreeMap::new();
+        let scaled = |properties: Value| {
+            queue_attributes(&queue("Q", properties), &arns, 0.05).expect("attributes")
+        };
+        let attributes = scaled(json!({"VisibilityTimeout": "60", "DelaySeconds": 30}));
+        assert_eq!(attributes[&QueueAttributeName::VisibilityTimeout], "3");
+        assert_eq!(attributes[&QueueAttributeName::DelaySeconds], "2");
+        // SQS's default of 30 s is scaled too, and a short timeout stays at least a second.
+        let attributes = scaled(json!({}));
+        assert_eq!(attributes[&QueueAttributeName::VisibilityTimeout], "2");
+        assert!(!attributes.contains_key(&QueueAttributeName::DelaySeconds));
+        let attributes = scaled(json!({"VisibilityTimeout": 5, "DelaySeconds": 5}));
+        assert_eq!(attributes[&QueueAttributeName::VisibilityTimeout], "1");
+        assert_eq!(attributes[&QueueAttributeName::DelaySeconds], "0");
+        let attributes = scaled(json!({"VisibilityTimeout": 0}));
+        assert_eq!(attributes[&QueueAttributeName::VisibilityTimeout], "0");
+        // Slowed down, they stay within what SQS accepts.
+        let slow = queue(
+            "Q",
+            json!({"VisibilityTimeout": 40000, "DelaySeconds": 600}),
+        );
+        let attributes = queue_attributes(&slow, &arns, 10.0).expect("attributes");
+        assert_eq!(attributes[&QueueAttributeName::VisibilityTimeout], "43200");
+        assert_eq!(attributes[&QueueAttributeName::DelaySeconds], "900");
+        // Unscaled, a queue without them leaves them to SQS.
+        let attributes = queue_attributes(&queue("Q", json!({})), &arns, 1.0).expect("attributes");
+        assert!(attributes.is_empty(), "{attributes:?}");
+        let unreadable = queue("Q", json!({"VisibilityTimeout": "soon"}));
+        assert!(queue_attributes(&unreadable, &arns, 0.05).is_err());
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::custom_resources;
 use crate::emulator::{self, Emulator};
 use crate::events::{EventTap, Schemas};
 use crate::metrics::MetricsBoard;
-use crate::provision::{Clients, provision};
+use crate::provision::{Clients, ProvisionOptions, provision_with};
 use crate::sfn::tasks::{StackTasks, TaskTokens};
 use crate::sfn::{self, Sfn, SfnOptions};
 use crate::sources::{self, sqs};
@@ -62,6 +62,17 @@ pub struct StackOptions {
     /// real time, so 0.005 makes a `rate(1 minute)` schedule fire every 300 ms (and `cron`
     /// times come 200 times as fast); 1.0 is real time. Must be positive.
     pub schedule_time_scale: f64,
+    /// Multiplies each queue's `VisibilityTimeout` (SQS's default 30 s when the template sets
+    /// none) and `DelaySeconds` as the queues are created, rounded to whole seconds (a visibility
+    /// timeout above zero stays at least 1 s), so that redelivery and dead-lettering
+    /// (`maxReceiveCount` receives) happen within seconds: 0.05 makes a 60 s visibility timeout
+    /// 3 s. 1.0 is the template's values. Must be positive.
+    ///
+    /// Only the emulator's queues change: the model, and checks made on it (an SQS event
+    /// source's queue must not time out before its function, as Lambda requires), keep the
+    /// template's values. A function that works longer than the scaled timeout sees its message
+    /// delivered again meanwhile.
+    pub queue_time_scale: f64,
 }
 
 impl StackOptions {
@@ -79,6 +90,7 @@ impl StackOptions {
             sfn_port: 0,
             sfn_time_scale: 1.0,
             schedule_time_scale: 1.0,
+            queue_time_scale: 1.0,
         }
     }
 }
@@ -139,7 +151,15 @@ impl Stack {
             parameter_overrides: options.parameter_overrides.clone(),
             sqs_endpoint: emulator.endpoint().to_owned(),
         };
-        let provisioned = provision(&template, &load, &Clients::new(&sdk_config)).await?;
+        let provisioned = provision_with(
+            &template,
+            &load,
+            &Clients::new(&sdk_config),
+            ProvisionOptions {
+                queue_time_scale: options.queue_time_scale,
+            },
+        )
+        .await?;
         let model = provisioned.model;
 
         // Step Functions first: its endpoint is part of every function's environment, and an

@@ -113,6 +113,31 @@ async fn send(
     })
 }
 
+/// A stack for a benchmark: functions built in release, API Gateway's throttling lifted (so the
+/// benchmark measures the stack, not the template's rate limits), and a first admin with
+/// `admin_email` and `admin_password`.
+///
+/// # Errors
+/// When the stack cannot start.
+pub async fn spawn_for_bench(admin_email: &str, admin_password: &str) -> anyhow::Result<TestStack> {
+    let (email, password) = (admin_email.to_owned(), admin_password.to_owned());
+    spawn_with(move |options| {
+        options.profile = crate::build::Profile::Release;
+        let overrides = &mut options.parameter_overrides;
+        overrides.insert("AdminEmail".into(), email);
+        overrides.insert("AdminPassword".into(), password);
+        for limit in [
+            "ApiRateLimit",
+            "ApiBurstLimit",
+            "AuthRateLimit",
+            "AuthBurstLimit",
+        ] {
+            overrides.insert(limit.into(), "100000".into());
+        }
+    })
+    .await
+}
+
 /// A stack shared by the tests of one test binary (see [`shared_stack`]). It runs on its own
 /// runtime and thread until the process exits, so it outlives each test's runtime.
 pub struct SharedStack {

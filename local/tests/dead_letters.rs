@@ -2,13 +2,14 @@
 //! the dead-letter queue after `maxReceiveCount` failed receives while the rest of its batch
 //! succeeds, the listing (library and `local dead-letters`) shows it, and moving it back puts it
 //! in its source queue, where the consumer receives it again; messages keep their body and
-//! attributes, and `max` stops a move part-way.
+//! attributes, and `max` stops a move part-way. With `tests/fixtures/queue-time-scale.yaml`, a
+//! queue time scale makes a consumer's real timeouts (a minute) dead-letter within seconds.
 
 // Helpers outside the test functions fail the test on a setup error too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName};
@@ -16,6 +17,7 @@ use local::dead_letters::{self, Count, DeadLetterQueue};
 use local::testing::{self, TestStack};
 
 const FIXTURES: &str = "local/tests/fixtures/dead-letters.yaml";
+const TIME_SCALE_FIXTURES: &str = "local/tests/fixtures/queue-time-scale.yaml";
 
 fn queue_url(stack: &TestStack, logical_id: &str) -> String {
     stack
@@ -294,5 +296,101 @@ async fn moved_messages_keep_body_and_attributes_and_max_stops_a_move() {
     // Nothing left: a move of every dead-letter queue moves nothing.
     let none = cli(&stack, &["--redrive", "all"]).await;
     assert_eq!(none, "WorkDeadLetters: 0 moved\nIdleDeadLetters: 0 moved\n");
+    stack.shutdown().await;
+}
+
+/// One attribute of a queue, as the emulator has it.
+async fn queue_attribute(stack: &TestStack, url: &str, name: QueueAttributeName) -> String {
+    sqs(stack)
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name.clone())
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&name)
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_queue_time_scale_dead_letters_within_seconds_what_takes_minutes_in_real_time() {
+    let template = local::paths::repo_root().join(TIME_SCALE_FIXTURES);
+    let stack = testing::spawn_with(move |options| {
+        options.template = template;
+        options.queue_time_scale = 0.05;
+    })
+    .await
+    .unwrap();
+    let work = queue_url(&stack, "WorkQueue");
+    let dead = queue_url(&stack, "WorkDeadLetters");
+
+    // The emulator's queues are scaled: 60 s → 3 s, 20 s → 1 s, SQS's default 30 s → 2 s. The
+    // model keeps the template's values, so the event source's check (the queue's visibility
+    // timeout is at least the function's 30 s) passed.
+    let visibility = QueueAttributeName::VisibilityTimeout;
+    assert_eq!(
+        queue_attribute(&stack, &work, visibility.clone()).await,
+        "3"
+    );
+    assert_eq!(
+        queue_attribute(&stack, &work, QueueAttributeName::DelaySeconds).await,
+        "1"
+    );
+    assert_eq!(queue_attribute(&stack, &dead, visibility).await, "2");
+    let model_queue = stack
+        .stack()
+        .model()
+        .queues
+        .iter()
+        .find(|q| q.logical_id == "WorkQueue")
+        .unwrap();
+    assert_eq!(model_queue.properties["VisibilityTimeout"], 60);
+
+    // Three failed receives, 3 s apart: in the dead-letter queue within seconds (real time: over
+    // two minutes).
+    let sent = Instant::now();
+    sqs(&stack)
+        .send_message()
+        .queue_url(&work)
+        .message_body("fail-always")
+        .send()
+        .await
+        .unwrap();
+    let dead_lettered = testing::eventually(
+        Duration::from_secs(40),
+        "the failing message in the DLQ",
+        || {
+            let (stack, dead) = (&stack, &dead);
+            async move {
+                sqs(stack)
+                    .receive_message()
+                    .queue_url(dead)
+                    .visibility_timeout(0)
+                    .message_system_attribute_names(MessageSystemAttributeName::All)
+                    .send()
+                    .await
+                    .unwrap()
+                    .messages
+                    .and_then(|mut m| m.pop())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    let elapsed = sent.elapsed();
+    assert_eq!(dead_lettered.body(), Some("fail-always"));
+    let receives: u64 = dead_lettered.attributes().unwrap()
+        [&MessageSystemAttributeName::ApproximateReceiveCount]
+        .parse()
+        .unwrap();
+    assert!(receives >= 3, "dead-lettered after {receives} receives");
+    // The delay and two visibility timeouts at least; far from the 140 s of real time.
+    assert!(
+        elapsed >= Duration::from_secs(6) && elapsed < Duration::from_secs(40),
+        "dead-lettered after {elapsed:?}"
+    );
+    assert_eq!(held(&stack, &work).await, 0);
     stack.shutdown().await;
 }

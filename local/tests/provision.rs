@@ -17,6 +17,9 @@ Parameters:
   Retries:
     Type: Number
     Default: 3
+  Sender:
+    Type: String
+    Default: orders@storefront.example
 Resources:
   Orders:
     Type: AWS::DynamoDB::Table
@@ -92,9 +95,15 @@ Resources:
     Type: AWS::SecretsManager::Secret
     Properties:
       SecretString: hunter2
+  SenderIdentity:
+    Type: AWS::SES::EmailIdentity
+    Properties:
+      EmailIdentity: !Ref Sender
 Outputs:
   SigningArn:
     Value: !Ref Signing
+  SenderAddress:
+    Value: !Ref SenderIdentity
 "#;
 
 #[tokio::test]
@@ -205,6 +214,55 @@ async fn provisioning_creates_every_resource_and_can_run_twice() {
         .await
         .expect("plain secret");
     assert_eq!(plain.secret_string(), Some("hunter2"));
+
+    // The email identity exists, its Ref is the address, and mail can be sent from it.
+    assert_eq!(second.outputs["SenderAddress"], "orders@storefront.example");
+    assert_eq!(second.email_identities.len(), 1);
+    let identity = clients
+        .sesv2
+        .get_email_identity()
+        .email_identity("orders@storefront.example")
+        .send()
+        .await
+        .expect("identity exists");
+    assert!(identity.verified_for_sending_status());
+    let sent = clients
+        .sesv2
+        .send_email()
+        .from_email_address(&second.outputs["SenderAddress"])
+        .destination(
+            aws_sdk_sesv2::types::Destination::builder()
+                .to_addresses("buyer@example.com")
+                .build(),
+        )
+        .content(
+            aws_sdk_sesv2::types::EmailContent::builder()
+                .simple(
+                    aws_sdk_sesv2::types::Message::builder()
+                        .subject(
+                            aws_sdk_sesv2::types::Content::builder()
+                                .data("Provisioned")
+                                .build()
+                                .expect("subject"),
+                        )
+                        .body(
+                            aws_sdk_sesv2::types::Body::builder()
+                                .text(
+                                    aws_sdk_sesv2::types::Content::builder()
+                                        .data("Sent from a provisioned identity.")
+                                        .build()
+                                        .expect("text"),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("SES accepts mail from the identity");
+    assert!(sent.message_id().is_some());
 
     // The subscription delivers raw messages that pass its filter policy, once.
     let subscriptions = clients

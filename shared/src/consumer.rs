@@ -19,7 +19,7 @@
 //! #[tokio::main]
 //! async fn main() -> Result<(), lambda_http::Error> {
 //!     shared::telemetry::init();
-//!     consumer::run_sqs(&State, apply).await
+//!     consumer::run_sqs(&State, "my-consumer", apply).await
 //! }
 //! ```
 //!
@@ -27,6 +27,11 @@
 //! correlation id. A message whose body is no envelope, and every [`Failure`], is reported in
 //! `batchItemFailures`: only that message comes back after the visibility timeout, and after the
 //! queue's `maxReceiveCount` it moves to the dead-letter queue, without holding up the others.
+//!
+//! The fault switch of the tasks ([`Faults`], `FAULT_INJECTION`) reaches consumers too: a consumer
+//! named in it crashes right after handling the first message of a batch that SQS delivers for
+//! the first time, before answering, so tests can see that redelivery after a crash mid-batch has
+//! one effect per message.
 //!
 //! Redelivery is normal (SQS is at-least-once, the outbox publishes at least once), so consumers
 //! write [`processed_marker`] in the same transaction as their change: a second delivery of the
@@ -42,9 +47,11 @@ use uuid::Uuid;
 
 use crate::{
     ApiError,
+    config::Env,
     error::{BoxError, Context as _},
-    events::RawEnvelope,
+    events::{DomainEvent, RawEnvelope},
     outbox::{BatchResponse, ItemFailure},
+    task::Faults,
 };
 
 /// How long a processed-event marker is kept: far longer than any redelivery (SQS keeps a message
@@ -68,6 +75,29 @@ pub struct SqsMessage {
     /// The body: an event envelope, with raw delivery.
     #[serde(default)]
     pub body: String,
+    /// The message's system attributes.
+    #[serde(default)]
+    pub attributes: SqsAttributes,
+}
+
+/// The system attributes of an SQS message that consumers read.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SqsAttributes {
+    /// How many times SQS has delivered the message, this time included.
+    #[serde(rename = "ApproximateReceiveCount", default)]
+    pub approximate_receive_count: Option<String>,
+}
+
+impl SqsMessage {
+    /// How many times SQS has delivered this message, this time included (1 when unknown).
+    #[must_use]
+    pub fn receive_count(&self) -> u32 {
+        self.attributes
+            .approximate_receive_count
+            .as_deref()
+            .and_then(|count| count.parse().ok())
+            .unwrap_or(1)
+    }
 }
 
 /// What applying an event did.
@@ -125,6 +155,32 @@ pub fn data<T: serde::de::DeserializeOwned>(event: &RawEnvelope) -> Result<T, Fa
         .map_err(|e| Failure::Poison(format!("{} v{} data: {e}", event.event_type, event.version)))
 }
 
+/// Reads `T` from `event` when the event is of `T`'s type: `None` for another type, and
+/// [`Failure::Poison`] for another version of that type or data that does not fit.
+///
+/// # Errors
+/// [`Failure::Poison`] as above.
+pub fn typed<T: DomainEvent + serde::de::DeserializeOwned>(
+    event: &RawEnvelope,
+) -> Result<Option<T>, Failure> {
+    if event.event_type != T::TYPE {
+        return Ok(None);
+    }
+    if event.version != T::VERSION {
+        return Err(unexpected(event));
+    }
+    data(event).map(Some)
+}
+
+/// The [`Failure::Poison`] of an event whose type or version a consumer does not handle.
+#[must_use]
+pub fn unexpected(event: &RawEnvelope) -> Failure {
+    Failure::Poison(format!(
+        "unexpected event {} v{}",
+        event.event_type, event.version
+    ))
+}
+
 /// Handles every message of `event` with `apply`, one after the other, and names the ones that
 /// failed.
 pub async fn consume<S, F>(state: &S, event: SqsEvent, apply: F) -> BatchResponse
@@ -132,8 +188,24 @@ where
     S: ?Sized,
     F: AsyncFn(&S, RawEnvelope) -> Result<Applied, Failure>,
 {
+    consume_with_faults(state, "", &Faults::default(), event, apply).await
+}
+
+/// [`consume`], crashing as the fault switch says for the consumer `name`.
+async fn consume_with_faults<S, F>(
+    state: &S,
+    name: &str,
+    faults: &Faults,
+    event: SqsEvent,
+    apply: F,
+) -> BatchResponse
+where
+    S: ?Sized,
+    F: AsyncFn(&S, RawEnvelope) -> Result<Applied, Failure>,
+{
     let mut failures = Vec::new();
-    for message in event.records {
+    for (position, message) in event.records.into_iter().enumerate() {
+        let crash_after = position == 0 && faults.crashes(name, message.receive_count() - 1);
         let envelope = match serde_json::from_str::<RawEnvelope>(&message.body) {
             Ok(envelope) => envelope,
             Err(error) => {
@@ -158,7 +230,12 @@ where
             .await;
         let _entered = span.enter();
         match outcome {
-            Ok(applied) => tracing::info!(?applied, "event handled"),
+            Ok(applied) => {
+                if applied == Applied::Duplicate {
+                    crate::metrics::count(crate::metrics::Business::DuplicateEvents);
+                }
+                tracing::info!(?applied, "event handled");
+            }
             Err(Failure::Poison(reason)) => {
                 tracing::error!(%reason, "poison message; it will reach the dead-letter queue");
                 failures.push(ItemFailure {
@@ -172,23 +249,40 @@ where
                 });
             }
         }
+        if crash_after {
+            tracing::warn!("fault injection: crashing after the first message of the batch");
+            std::process::exit(70);
+        }
     }
     BatchResponse {
         batch_item_failures: failures,
     }
 }
 
-/// Runs an SQS consumer: every batch goes through [`consume`] with `apply`.
+/// Runs the SQS consumer `name` (its binary's name): every batch goes through [`consume`] with
+/// `apply`.
 ///
 /// # Errors
-/// When the Lambda runtime cannot start or talk to its API.
-pub async fn run_sqs<S, F>(state: &S, apply: F) -> Result<(), lambda_http::Error>
+/// When the fault switch is refused, or the Lambda runtime cannot start or talk to its API.
+pub async fn run_sqs<S, F>(state: &S, name: &str, apply: F) -> Result<(), lambda_http::Error>
 where
     S: ?Sized + Sync,
     F: AsyncFn(&S, RawEnvelope) -> Result<Applied, Failure> + Copy,
 {
+    let faults = Faults::from_env(&Env::from_process())
+        .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
+    let faults = &faults;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| async move {
-        Ok::<_, std::convert::Infallible>(Box::pin(consume(state, event.payload, apply)).await)
+        let response = Box::pin(consume_with_faults(
+            state,
+            name,
+            faults,
+            event.payload,
+            apply,
+        ))
+        .await;
+        crate::metrics::flush();
+        Ok::<_, std::convert::Infallible>(response)
     }))
     .await
 }
@@ -271,6 +365,7 @@ mod tests {
         SqsMessage {
             message_id: id.into(),
             body,
+            attributes: SqsAttributes::default(),
         }
     }
 

@@ -96,6 +96,35 @@ pub fn put(
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+/// Puts `item` into `table` unless an item with its key exists; answers whether it was written.
+/// `what` names the item in errors.
+///
+/// # Errors
+/// 500 on storage failure.
+pub async fn put_if_absent(
+    client: &Client,
+    table: &str,
+    item: Item,
+    what: &str,
+) -> Result<bool, ApiError> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(pk)")
+        .send()
+        .await
+        .map_err(classify);
+    match result {
+        Ok(_) => Ok(true),
+        Err(WriteFailure::ConditionFailed) => Ok(false),
+        Err(failure) => Err(ApiError::internal(
+            format!("write {what}"),
+            failure.into_error(),
+        )),
+    }
+}
+
 /// A transaction item that deletes `key` from `table`.
 ///
 /// # Errors

@@ -48,6 +48,15 @@ pub enum Business {
     OrdersCancelled,
     /// A payment was refunded by an admin.
     PaymentsRefunded,
+    /// An email went out (the provider accepted it).
+    EmailsSent,
+    /// An SMS went out (the provider accepted it).
+    SmsSent,
+    /// The provider refused a notification for good (a rejected address, an invalid number).
+    NotificationsFailed,
+    /// A consumer received an event it had already applied (SQS and the outboxes deliver at
+    /// least once; a crash mid-batch brings its batch back).
+    DuplicateEvents,
 }
 
 impl Business {
@@ -64,6 +73,10 @@ impl Business {
             Self::OrdersFailed => "OrdersFailed",
             Self::OrdersCancelled => "OrdersCancelled",
             Self::PaymentsRefunded => "PaymentsRefunded",
+            Self::EmailsSent => "EmailsSent",
+            Self::SmsSent => "SmsSent",
+            Self::NotificationsFailed => "NotificationsFailed",
+            Self::DuplicateEvents => "DuplicateEvents",
         }
     }
 }

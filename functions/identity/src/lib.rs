@@ -10,6 +10,12 @@
 //!   a [`store::Store`].
 //! - The first admin, created at deployment by a CloudFormation custom resource:
 //!   [`handlers::bootstrap_admin`].
+//! - What other services may know of a user (email, name, phone, notification opt-ins) leaves as
+//!   events ([`shared::events::identity`]): `UserRegistered` when an account is created (registration
+//!   or the first admin), `UserChanged` when a profile change alters those details, each written
+//!   into the table's outbox in the same transaction as the change ([`store`]). The
+//!   `identity-publisher` function ([`shared::outbox::Publisher`]) sends them from the table's
+//!   stream to the domain-events topic.
 //!
 //! The service owns one DynamoDB table (layout in [`store`]). Access tokens are JWTs signed with
 //! Ed25519 keys from Secrets Manager ([`tokens`]); passwords are argon2id hashes ([`password`]).

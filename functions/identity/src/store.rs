@@ -13,8 +13,17 @@
 //! | login throttle (per email, known or not) | `LOGIN#<email>` | `LOCK` |
 //! | number of admins | `META` | `ADMINS` |
 //! | role change audit | `AUDIT#<userId>` | `<time>#<id>` |
+//! | outbox event ([`shared::outbox`]: `UserRegistered`, `UserChanged`) | `OUTBOX#<eventId>` | `OUTBOX` |
 //!
 //! Every write that can race is conditional or transactional; see each method.
+//!
+//! The user's contact details (email, name, phone and the notification opt-ins) are what other
+//! services may know of a user. They carry a `revision`, 1 at creation and one more with every
+//! change of them, and every write that creates or changes them puts the event with the new
+//! snapshot into the outbox in the same transaction: `UserRegistered` ([`Store::create_user`]) and
+//! `UserChanged` ([`Store::update_profile`]). The table's stream feeds the `identity-publisher`
+//! function, which publishes them. Role, address and password changes are not contact details and
+//! publish nothing.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -28,6 +37,11 @@ use shared::{
     auth::Role,
     dynamo::{self, Item, WriteFailure, key, n, names, s, values},
     error::Context as _,
+    events::{
+        Envelope,
+        identity::{UserChanged, UserContact, UserRegistered},
+    },
+    outbox,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -36,6 +50,9 @@ use crate::lockout::Policy;
 
 /// How many times a transaction that lost a race to a concurrent one is retried.
 const CONFLICT_RETRIES: u32 = 3;
+
+/// The revision of a new user's contact details.
+pub const FIRST_REVISION: u64 = 1;
 
 /// A stored user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +91,26 @@ pub struct User {
     /// Created by provisioning (the first admin), not by registration.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub provisioned: bool,
+    /// The revision of the contact details: [`FIRST_REVISION`] at creation, one more with every
+    /// profile change; the events carry it. 0 for an item written before revisions existed.
+    #[serde(default)]
+    pub revision: u64,
+}
+
+impl User {
+    /// The contact details as the identity events carry them.
+    #[must_use]
+    pub fn contact(&self) -> UserContact {
+        UserContact {
+            user_id: self.id,
+            email: self.email.clone(),
+            name: self.name.clone(),
+            phone: self.phone.clone(),
+            sms_opt_in: self.sms_opt_in,
+            marketing_opt_in: self.marketing_opt_in,
+            revision: self.revision,
+        }
+    }
 }
 
 /// A stored address.
@@ -129,6 +166,44 @@ pub struct ProfileChanges {
     pub marketing_opt_in: Option<bool>,
     /// New SMS opt-in; `true` needs a phone, sent or stored.
     pub sms_opt_in: Option<bool>,
+}
+
+impl ProfileChanges {
+    /// `user` with these changes, at the next revision and changed at `now`; `None` when they
+    /// leave the contact details as they are.
+    ///
+    /// SMS is never on without a phone: clearing the phone turns it off, and asking for it without
+    /// a phone (sent or stored) is refused.
+    ///
+    /// # Errors
+    /// 422 `PHONE_REQUIRED` for SMS without a phone.
+    pub fn apply_to(&self, user: &User, now: &str) -> Result<Option<User>, ApiError> {
+        let mut next = user.clone();
+        if let Some(name) = &self.name {
+            next.name.clone_from(name);
+        }
+        if let Some(phone) = &self.phone {
+            next.phone.clone_from(phone);
+        }
+        if let Some(opt_in) = self.marketing_opt_in {
+            next.marketing_opt_in = opt_in;
+        }
+        if let Some(opt_in) = self.sms_opt_in {
+            next.sms_opt_in = opt_in;
+        }
+        if next.phone.is_none() {
+            if self.sms_opt_in == Some(true) {
+                return Err(phone_required());
+            }
+            next.sms_opt_in = false;
+        }
+        if next.contact() == user.contact() {
+            return Ok(None);
+        }
+        next.revision = user.revision + 1;
+        now.clone_into(&mut next.updated_at);
+        Ok(Some(next))
+    }
 }
 
 /// The outcome of a login attempt's throttle check.
@@ -341,15 +416,19 @@ impl Store {
         Ok(output.item)
     }
 
-    /// Creates `user` and claims its email, in one transaction.
+    /// Creates `user` (a new user's revision is [`FIRST_REVISION`]) and claims its email, and puts
+    /// its `UserRegistered` event (with `correlation_id`) into the outbox, in one transaction.
     ///
     /// Of two concurrent registrations of one email exactly one succeeds: both write the email claim
-    /// under `attribute_not_exists`. With `admin`, the admin count goes up in the same transaction.
+    /// under `attribute_not_exists`, so only one user, and one event, is ever written. With `admin`,
+    /// the admin count goes up in the same transaction.
     ///
     /// # Errors
     /// 409 `EMAIL_TAKEN` when the email is claimed; 500 on storage failure.
-    pub async fn create_user(&self, user: &User) -> Result<(), ApiError> {
+    pub async fn create_user(&self, user: &User, correlation_id: &str) -> Result<(), ApiError> {
+        let registered = Envelope::wrap(UserRegistered(user.contact()), correlation_id);
         for attempt in 0..=CONFLICT_RETRIES {
+            // The email claim comes first: its index is how a taken email is told apart.
             let mut items = vec![
                 self.put(
                     with_key(
@@ -362,6 +441,7 @@ impl Store {
                     with_key(user_key(user.id), user)?,
                     "attribute_not_exists(pk)",
                 )?,
+                outbox::put(&self.table, &registered)?,
             ];
             if user.role == Role::Admin {
                 items.push(self.count_admins(1)?);
@@ -759,83 +839,104 @@ impl Store {
 
     /// Applies `changes` to the profile of `user_id` and returns the updated user.
     ///
-    /// Turning SMS on needs a phone (sent or stored): the write is conditional on it. Clearing the
-    /// phone turns SMS off in the same write.
+    /// Reads the user, works out the new contact details ([`ProfileChanges::apply_to`]), then writes
+    /// them at the next revision together with their `UserChanged` event (with `correlation_id`)
+    /// in one transaction, conditional on the revision still being the one read. A concurrent
+    /// profile change that wins makes this one read again and reapply its changes on top (a few
+    /// times), so no change is lost and every revision has its event. Changes that leave the
+    /// details as they are write nothing and publish nothing.
+    ///
+    /// The user returned has the contact details and revision as written; the other fields are as
+    /// read just before.
     ///
     /// # Errors
-    /// 404 when the user does not exist; 422 `PHONE_REQUIRED` for SMS without a phone; 500 otherwise.
+    /// 404 when the user does not exist; 422 `PHONE_REQUIRED` for SMS without a phone; 409
+    /// `CONFLICT` when the profile keeps changing underneath; 500 otherwise.
     pub async fn update_profile(
         &self,
         user_id: Uuid,
         changes: &ProfileChanges,
         now: &str,
+        correlation_id: &str,
     ) -> Result<User, ApiError> {
-        let mut set = vec!["updatedAt = :now".to_owned()];
+        for attempt in 0..=CONFLICT_RETRIES {
+            let Some(user) = self.user(user_id).await? else {
+                return Err(ApiError::not_found("No such user."));
+            };
+            let Some(next) = changes.apply_to(&user, now)? else {
+                return Ok(user);
+            };
+            let changed = Envelope::wrap(UserChanged(next.contact()), correlation_id);
+            let items = vec![
+                self.contact_update(user.revision, &next)?,
+                outbox::put(&self.table, &changed)?,
+            ];
+            match self.transact(items).await {
+                Ok(()) => return Ok(next),
+                // Another change moved the revision (or took the user) meanwhile: read again.
+                Err(failure)
+                    if failure.failed_conditions().contains(&0) || is_conflict(&failure) =>
+                {
+                    if attempt < CONFLICT_RETRIES {
+                        dynamo::backoff(attempt).await;
+                    }
+                }
+                Err(failure) => return Err(failure_to_api("update a profile", failure)),
+            }
+        }
+        Err(busy())
+    }
+
+    /// The update that writes `next`'s contact details and revision, conditional on the stored
+    /// revision being `read` (no revision at all for 0, an item older than revisions).
+    fn contact_update(&self, read: u64, next: &User) -> Result<TransactWriteItem, ApiError> {
+        let mut set = vec![
+            "marketingOptIn = :marketing",
+            "smsOptIn = :sms",
+            "updatedAt = :now",
+            "#revision = :next",
+        ];
         let mut remove = Vec::new();
-        let mut vals = vec![(":now", s(now))];
-        let mut condition = "attribute_exists(pk)".to_owned();
-        match &changes.name {
-            Some(Some(name)) => {
-                set.push("#name = :name".into());
+        let mut vals = vec![
+            (":marketing", AttributeValue::Bool(next.marketing_opt_in)),
+            (":sms", AttributeValue::Bool(next.sms_opt_in)),
+            (":now", s(next.updated_at.clone())),
+            (":next", n(next.revision)),
+        ];
+        match &next.name {
+            Some(name) => {
+                set.push("#name = :name");
                 vals.push((":name", s(name.clone())));
             }
-            Some(None) => remove.push("#name"),
-            None => {}
+            None => remove.push("#name"),
         }
-        let clears_phone = matches!(changes.phone, Some(None));
-        match &changes.phone {
-            Some(Some(phone)) => {
-                set.push("phone = :phone".into());
+        match &next.phone {
+            Some(phone) => {
+                set.push("phone = :phone");
                 vals.push((":phone", s(phone.clone())));
             }
-            Some(None) => {
-                remove.push("phone");
-                set.push("smsOptIn = :false".into());
-                vals.push((":false", AttributeValue::Bool(false)));
-            }
-            None => {}
-        }
-        if let Some(opt_in) = changes.marketing_opt_in {
-            set.push("marketingOptIn = :marketing".into());
-            vals.push((":marketing", AttributeValue::Bool(opt_in)));
-        }
-        if let Some(opt_in) = changes.sms_opt_in {
-            if opt_in && clears_phone {
-                return Err(phone_required());
-            }
-            if !clears_phone {
-                set.push("smsOptIn = :sms".into());
-                vals.push((":sms", AttributeValue::Bool(opt_in)));
-            }
-            if opt_in && !matches!(changes.phone, Some(Some(_))) {
-                condition.push_str(" AND attribute_exists(phone)");
-            }
+            None => remove.push("phone"),
         }
         let mut expression = format!("SET {}", set.join(", "));
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let mut request = self
-            .client
-            .update_item()
+        let condition = if read == 0 {
+            "attribute_exists(pk) AND attribute_not_exists(#revision)"
+        } else {
+            vals.push((":read", n(read)));
+            "#revision = :read"
+        };
+        let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(user_key(user_id)))
+            .set_key(Some(user_key(next.id)))
             .update_expression(expression)
             .condition_expression(condition)
+            .set_expression_attribute_names(names(&[("#name", "name"), ("#revision", "revision")]))
             .set_expression_attribute_values(values(vals))
-            .return_values(ReturnValue::AllNew);
-        if changes.name.is_some() {
-            request = request.set_expression_attribute_names(names(&[("#name", "name")]));
-        }
-        match request.send().await.map_err(dynamo::classify) {
-            Ok(output) => dynamo::from_item(output.attributes.unwrap_or_default())
-                .context("read the updated user"),
-            Err(WriteFailure::ConditionFailed) => match self.user(user_id).await? {
-                None => Err(ApiError::not_found("No such user.")),
-                Some(_) => Err(phone_required()),
-            },
-            Err(failure) => Err(failure_to_api("update a profile", failure)),
-        }
+            .build()
+            .context("build the profile update")?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 
     /// The user and their addresses, in one query of the user's partition.
@@ -1292,10 +1393,11 @@ impl Store {
         Err(busy())
     }
 
-    /// Makes sure the provisioned admin account for `email` exists, creating it with `password_hash`.
-    /// Safe to run any number of times. An account that someone *registered* with that email is
-    /// never promoted: without email verification, that would give admin rights to whoever claimed
-    /// the address first.
+    /// Makes sure the provisioned admin account for `email` exists, creating it with `password_hash`
+    /// (and its `UserRegistered` event with `correlation_id`, see [`Store::create_user`]).
+    /// Safe to run any number of times: only the run that creates the account publishes. An account
+    /// that someone *registered* with that email is never promoted: without email verification,
+    /// that would give admin rights to whoever claimed the address first.
     ///
     /// # Errors
     /// 500 on storage failure.
@@ -1304,6 +1406,7 @@ impl Store {
         email: &str,
         password_hash: &str,
         now: &str,
+        correlation_id: &str,
     ) -> Result<FirstAdmin, ApiError> {
         let existing = |user: User| {
             if user.provisioned {
@@ -1329,8 +1432,9 @@ impl Store {
             created_at: now.to_owned(),
             updated_at: now.to_owned(),
             provisioned: true,
+            revision: FIRST_REVISION,
         };
-        match self.create_user(&user).await {
+        match self.create_user(&user, correlation_id).await {
             Ok(()) => Ok(FirstAdmin::Ready(user.id)),
             // Claimed concurrently: by a retried provisioning, or by a registration.
             Err(ApiError::Conflict { .. }) => match self.user_by_email(email).await? {
@@ -1408,4 +1512,213 @@ fn busy() -> ApiError {
         "CONFLICT",
         "The account is being changed concurrently; retry.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use shared::events::RawEnvelope;
+
+    fn user() -> User {
+        User {
+            id: Uuid::parse_str("0193a5b2-0000-7000-8000-00000000c0c0").unwrap(),
+            email: "grace.hopper@example.com".into(),
+            password_hash: "$argon2id$unused".into(),
+            role: Role::Customer,
+            name: Some("Grace".into()),
+            phone: None,
+            marketing_opt_in: false,
+            sms_opt_in: false,
+            address_count: 0,
+            default_address_id: None,
+            created_at: "2026-11-30T09:00:00.000Z".into(),
+            updated_at: "2026-11-30T09:00:00.000Z".into(),
+            provisioned: false,
+            revision: FIRST_REVISION,
+        }
+    }
+
+    const LATER: &str = "2026-12-01T10:00:00.000Z";
+
+    fn phone(number: &str) -> Option<Option<String>> {
+        Some(Some(number.into()))
+    }
+
+    #[test]
+    fn a_profile_change_moves_the_contact_details_to_the_next_revision() {
+        let changes = ProfileChanges {
+            name: Some(None),
+            phone: phone("+14155550123"),
+            marketing_opt_in: Some(true),
+            sms_opt_in: Some(true),
+        };
+        let next = changes.apply_to(&user(), LATER).unwrap().unwrap();
+        assert_eq!(next.name, None);
+        assert_eq!(next.phone.as_deref(), Some("+14155550123"));
+        assert!(next.marketing_opt_in && next.sms_opt_in);
+        assert_eq!(next.revision, 2);
+        assert_eq!(next.updated_at, LATER);
+        assert_eq!(
+            next,
+            User {
+                name: None,
+                phone: next.phone.clone(),
+                marketing_opt_in: true,
+                sms_opt_in: true,
+                revision: 2,
+                updated_at: LATER.into(),
+                ..user()
+            },
+            "nothing else changes"
+        );
+    }
+
+    #[test]
+    fn clearing_the_phone_turns_sms_off() {
+        let with_sms = User {
+            phone: Some("+14155550123".into()),
+            sms_opt_in: true,
+            ..user()
+        };
+        let changes = ProfileChanges {
+            phone: Some(None),
+            ..ProfileChanges::default()
+        };
+        let next = changes.apply_to(&with_sms, LATER).unwrap().unwrap();
+        assert_eq!(next.phone, None);
+        assert!(!next.sms_opt_in);
+    }
+
+    #[test]
+    fn sms_needs_a_phone_sent_or_stored() {
+        let sms_on = ProfileChanges {
+            sms_opt_in: Some(true),
+            ..ProfileChanges::default()
+        };
+        let refused = sms_on.apply_to(&user(), LATER).unwrap_err();
+        assert_eq!(refused.status(), 422);
+        assert_eq!(refused.code(), "PHONE_REQUIRED");
+        let clearing = ProfileChanges {
+            phone: Some(None),
+            sms_opt_in: Some(true),
+            ..ProfileChanges::default()
+        };
+        let with_phone = User {
+            phone: Some("+14155550123".into()),
+            ..user()
+        };
+        assert_eq!(
+            clearing.apply_to(&with_phone, LATER).unwrap_err().status(),
+            422
+        );
+        let stored = sms_on.apply_to(&with_phone, LATER).unwrap().unwrap();
+        assert!(stored.sms_opt_in);
+        let sent = ProfileChanges {
+            phone: phone("+14155550123"),
+            ..sms_on
+        };
+        assert!(sent.apply_to(&user(), LATER).unwrap().unwrap().sms_opt_in);
+    }
+
+    #[test]
+    fn changes_that_repeat_the_stored_details_change_nothing() {
+        let same = ProfileChanges {
+            name: Some(Some("Grace".into())),
+            marketing_opt_in: Some(false),
+            sms_opt_in: Some(false),
+            ..ProfileChanges::default()
+        };
+        assert_eq!(same.apply_to(&user(), LATER).unwrap(), None);
+        assert_eq!(
+            ProfileChanges::default().apply_to(&user(), LATER).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_user_stored_before_revisions_reads_as_revision_zero_and_changes_to_one() {
+        let mut item = with_key(user_key(user().id), &user()).unwrap();
+        item.remove("revision");
+        let old: User = dynamo::from_item(item).unwrap();
+        assert_eq!(old.revision, 0);
+        let changes = ProfileChanges {
+            marketing_opt_in: Some(true),
+            ..ProfileChanges::default()
+        };
+        assert_eq!(changes.apply_to(&old, LATER).unwrap().unwrap().revision, 1);
+    }
+
+    #[test]
+    fn the_events_carry_the_whole_contact_snapshot() {
+        let user = User {
+            phone: Some("+14155550123".into()),
+            sms_opt_in: true,
+            ..user()
+        };
+        let event = Envelope::wrap(UserRegistered(user.contact()), "corr-1");
+        let value: serde_json::Value = serde_json::from_str(&event.to_json().unwrap()).unwrap();
+        assert_eq!(value["type"], "UserRegistered");
+        assert_eq!(
+            value["data"],
+            json!({
+                "userId": "0193a5b2-0000-7000-8000-00000000c0c0",
+                "email": "grace.hopper@example.com",
+                "name": "Grace",
+                "phone": "+14155550123",
+                "smsOptIn": true,
+                "marketingOptIn": false,
+                "revision": 1,
+            })
+        );
+    }
+
+    #[test]
+    fn the_events_match_their_schemas() {
+        let schemas =
+            local::events::Schemas::load(&local::paths::repo_root().join("events/schemas"))
+                .unwrap();
+        let check = |value: &serde_json::Value| schemas.check(value);
+        let to_value = |json: String| serde_json::from_str::<serde_json::Value>(&json).unwrap();
+        let registered = Envelope::wrap(UserRegistered(user().contact()), "corr-1");
+        assert_eq!(
+            check(&to_value(registered.to_json().unwrap())),
+            Vec::<String>::new()
+        );
+        let international = User {
+            email: "jürgen@exämple.de".into(),
+            name: None,
+            phone: Some("+4930123456".into()),
+            sms_opt_in: true,
+            marketing_opt_in: true,
+            revision: 7,
+            ..user()
+        };
+        let changed = Envelope::wrap(UserChanged(international.contact()), "corr-2");
+        assert_eq!(
+            check(&to_value(changed.to_json().unwrap())),
+            Vec::<String>::new()
+        );
+
+        let mut broken = to_value(changed.to_json().unwrap());
+        broken["data"]["revision"] = json!(0);
+        broken["data"].as_object_mut().unwrap().remove("phone");
+        assert_eq!(check(&broken).len(), 2, "{:?}", check(&broken));
+    }
+
+    #[test]
+    fn the_publishers_sample_event_carries_a_user_changed() {
+        let event: outbox::StreamEvent =
+            serde_json::from_str(include_str!("../../../events/identity-publisher.json")).unwrap();
+        let texts: Vec<&str> = event
+            .records
+            .iter()
+            .filter_map(outbox::StreamRecord::outbox_event)
+            .collect();
+        assert_eq!(texts.len(), 1);
+        let envelope: RawEnvelope = serde_json::from_str(texts[0]).unwrap();
+        assert_eq!(envelope.event_type, "UserChanged");
+        let changed = envelope.into_typed::<UserChanged>().unwrap();
+        assert!(changed.data.0.revision > FIRST_REVISION);
+    }
 }

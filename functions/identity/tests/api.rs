@@ -1091,7 +1091,12 @@ async fn provisioning_never_promotes_an_account_someone_registered() {
     let now = shared::time::now_rfc3339();
     assert_eq!(
         store
-            .ensure_first_admin("owner@shop.example", "$argon2id$unused", &now)
+            .ensure_first_admin(
+                "owner@shop.example",
+                "$argon2id$unused",
+                &now,
+                "provisioning"
+            )
             .await
             .unwrap(),
         FirstAdmin::EmailTaken
@@ -1102,7 +1107,7 @@ async fn provisioning_never_promotes_an_account_someone_registered() {
     // The provisioned admin is found again by later runs, unchanged.
     let admin = login_as(&stack, ADMIN_EMAIL, ADMIN_PASSWORD).await.json();
     let again = store
-        .ensure_first_admin(ADMIN_EMAIL, "$argon2id$unused", &now)
+        .ensure_first_admin(ADMIN_EMAIL, "$argon2id$unused", &now, "provisioning")
         .await
         .unwrap();
     assert_eq!(
@@ -1277,4 +1282,294 @@ async fn a_rotated_signing_key_is_accepted_at_once_and_older_tokens_stay_valid()
     assert_eq!(me(after).await, 200);
     assert_eq!(me(before).await, 200);
     stack.shutdown().await;
+}
+
+// ---------------------------------------------------------------- User events
+// The tests of what the identity service publishes share one stack: each works on its own users
+// and tells its events apart by their correlation ids.
+
+/// The stack shared by the user event tests: the same template and parameters as [`stack`].
+async fn events_stack() -> &'static testing::SharedStack {
+    testing::shared_stack(|options| {
+        let overrides = &mut options.parameter_overrides;
+        overrides.insert("AdminEmail".into(), ADMIN_EMAIL.into());
+        overrides.insert("AdminPassword".into(), ADMIN_PASSWORD.into());
+        overrides.insert("RefreshGraceSeconds".into(), GRACE_SECS.to_string());
+    })
+    .await
+    .unwrap()
+}
+
+/// A fresh correlation id for `what`.
+fn correlation(what: &str) -> String {
+    format!("{what}-{}", Uuid::new_v4().simple())
+}
+
+/// Registers a fresh account (named `name`) with `correlation_id` and logs it in: its id and
+/// access token.
+async fn registered(
+    stack: &testing::SharedStack,
+    name: &str,
+    correlation_id: &str,
+) -> (String, String) {
+    let email = format!("{}@Example.com", Uuid::new_v4().simple());
+    let body = json!({"email": email, "password": PASSWORD, "name": name});
+    let created = testing::call(
+        stack,
+        Method::POST,
+        "/v1/auth/register",
+        None,
+        Some(&body),
+        &[("x-correlation-id", correlation_id)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status, 201, "{}", created.text());
+    let account = testing::login(stack, &email.to_lowercase(), PASSWORD)
+        .await
+        .unwrap();
+    (account.id, account.token)
+}
+
+/// `PATCH /v1/users/me` with `correlation_id`.
+async fn patch_profile(
+    stack: &testing::SharedStack,
+    token: &str,
+    body: &Value,
+    correlation_id: &str,
+) -> TestResponse {
+    testing::call(
+        stack,
+        Method::PATCH,
+        "/v1/users/me",
+        Some(token),
+        Some(body),
+        &[("x-correlation-id", correlation_id)],
+    )
+    .await
+    .unwrap()
+}
+
+/// The one event published with `correlation_id`, once it arrived; it matches its schema.
+async fn published(stack: &testing::SharedStack, correlation_id: &str) -> Value {
+    let seen = testing::eventually(Duration::from_secs(30), correlation_id, || async {
+        let seen = stack.events().by_correlation(correlation_id);
+        (!seen.is_empty()).then_some(seen)
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen.len(), 1, "one event: {seen:?}");
+    let event = &seen[0];
+    assert!(
+        event.problems.is_empty(),
+        "{:?}: {}",
+        event.problems,
+        event.event
+    );
+    event.event.clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn registering_publishes_user_registered_with_the_contact_details_at_revision_one() {
+    let stack = events_stack().await;
+    let registering = correlation("register");
+    let (id, _) = registered(stack, "Ada", &registering).await;
+    let event = published(stack, &registering).await;
+    assert_eq!(event["type"], "UserRegistered");
+    assert_eq!(event["version"], 1);
+    assert_eq!(event["data"]["userId"], id.as_str());
+    let email = event["data"]["email"].as_str().unwrap();
+    assert!(email.ends_with("@example.com"), "normalized: {email}");
+    assert_eq!(event["data"]["name"], "Ada");
+    assert!(event["data"].get("phone").is_none());
+    assert_eq!(event["data"]["smsOptIn"], false);
+    assert_eq!(event["data"]["marketingOptIn"], false);
+    assert_eq!(event["data"]["revision"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_provisioned_first_admin_is_published_as_registered() {
+    let stack = events_stack().await;
+    let admin =
+        testing::eventually(Duration::from_secs(30), "the admin's event", || async {
+            stack.events().events().into_iter().find(|e| {
+                e.event_type() == "UserRegistered" && e.event["data"]["email"] == ADMIN_EMAIL
+            })
+        })
+        .await
+        .unwrap();
+    assert!(admin.problems.is_empty(), "{:?}", admin.problems);
+    assert_eq!(admin.event["data"]["revision"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_profile_change_publishes_user_changed_with_the_next_revision_and_the_new_details() {
+    let stack = events_stack().await;
+    let (id, token) = registered(stack, "Ada", &correlation("register")).await;
+    // A refused change is no change.
+    let refused = patch_profile(
+        stack,
+        &token,
+        &json!({"smsOptIn": true}),
+        &correlation("refused"),
+    )
+    .await;
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert_eq!(refused.json()["code"], "PHONE_REQUIRED");
+
+    let adding = correlation("add-phone");
+    let body = json!({"phone": "+442071838750", "smsOptIn": true, "marketingOptIn": true});
+    let answer = patch_profile(stack, &token, &body, &adding).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json()["phone"], "+442071838750");
+    let event = published(stack, &adding).await;
+    assert_eq!(event["type"], "UserChanged");
+    assert_eq!(event["data"]["userId"], id.as_str());
+    assert_eq!(event["data"]["name"], "Ada");
+    assert_eq!(event["data"]["phone"], "+442071838750");
+    assert_eq!(event["data"]["smsOptIn"], true);
+    assert_eq!(event["data"]["marketingOptIn"], true);
+    assert_eq!(event["data"]["revision"], 2);
+
+    // Neither an address nor a patch that repeats the stored details changes them.
+    let address = testing::call(
+        stack,
+        Method::POST,
+        "/v1/users/me/addresses",
+        Some(&token),
+        Some(&address("1 Event St")),
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(address.status, 201, "{}", address.text());
+    let repeated = patch_profile(
+        stack,
+        &token,
+        &json!({"smsOptIn": true}),
+        &correlation("same"),
+    )
+    .await;
+    assert_eq!(repeated.status, 200, "{}", repeated.text());
+    assert_eq!(repeated.json()["smsOptIn"], true);
+
+    let opting_out = correlation("sms-off");
+    let answer = patch_profile(stack, &token, &json!({"smsOptIn": false}), &opting_out).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert_eq!(answer.json()["smsOptIn"], false);
+    let event = published(stack, &opting_out).await;
+    assert_eq!(event["data"]["phone"], "+442071838750");
+    assert_eq!(event["data"]["smsOptIn"], false);
+    assert_eq!(event["data"]["marketingOptIn"], true);
+    assert_eq!(
+        event["data"]["revision"], 3,
+        "the next revision: nothing in between counted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_profile_changes_both_land_at_consecutive_revisions_with_an_event_each() {
+    let stack = events_stack().await;
+    let (_, token) = registered(stack, "Ada", &correlation("register")).await;
+    let naming = correlation("rename");
+    let phoning = correlation("phone");
+    let (name, phone) = (
+        json!({"name": "Countess"}),
+        json!({"phone": "+442071838750"}),
+    );
+    let (named, phoned) = futures::join!(
+        patch_profile(stack, &token, &name, &naming),
+        patch_profile(stack, &token, &phone, &phoning),
+    );
+    assert_eq!(named.status, 200, "{}", named.text());
+    assert_eq!(phoned.status, 200, "{}", phoned.text());
+
+    let events = [
+        published(stack, &naming).await,
+        published(stack, &phoning).await,
+    ];
+    let mut revisions: Vec<u64> = events
+        .iter()
+        .map(|e| e["data"]["revision"].as_u64().unwrap())
+        .collect();
+    revisions.sort_unstable();
+    assert_eq!(revisions, [2, 3]);
+    // The later snapshot carries both changes: neither was lost.
+    let last = events.iter().find(|e| e["data"]["revision"] == 3).unwrap();
+    assert_eq!(last["data"]["name"], "Countess");
+    assert_eq!(last["data"]["phone"], "+442071838750");
+    let me = testing::call(stack, Method::GET, "/v1/users/me", Some(&token), None, &[])
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(me["name"], "Countess");
+    assert_eq!(me["phone"], "+442071838750");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_user_stored_before_revisions_changes_to_revision_one() {
+    let stack = events_stack().await;
+    let (id, token) = registered(stack, "Ada", &correlation("register")).await;
+    let table = stack
+        .model()
+        .tables
+        .iter()
+        .find(|t| t.logical_id == "IdentityTable")
+        .unwrap()
+        .name
+        .clone();
+    let dynamodb = aws_sdk_dynamodb::Client::new(stack.sdk_config());
+    dynamodb
+        .update_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{id}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()),
+        )
+        .update_expression("REMOVE revision")
+        .send()
+        .await
+        .unwrap();
+
+    let changing = correlation("legacy");
+    let answer = patch_profile(stack, &token, &json!({"marketingOptIn": true}), &changing).await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let event = published(stack, &changing).await;
+    assert_eq!(event["data"]["revision"], 1);
+    assert_eq!(event["data"]["marketingOptIn"], true);
+    let user = identity::store::Store::new(dynamodb, table)
+        .user(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.revision, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_event_the_identity_service_publishes_matches_its_schema() {
+    let stack = events_stack().await;
+    let (_, token) = registered(stack, "Ada", &correlation("register")).await;
+    let changing = correlation("schema");
+    let body = json!({"name": "Ada L.", "phone": "+442071838750", "smsOptIn": true});
+    assert_eq!(
+        patch_profile(stack, &token, &body, &changing).await.status,
+        200
+    );
+    published(stack, &changing).await;
+    let identity_events: Vec<_> = stack
+        .events()
+        .events()
+        .into_iter()
+        .filter(|e| ["UserRegistered", "UserChanged"].contains(&e.event_type()))
+        .collect();
+    assert!(identity_events.len() >= 2);
+    let broken: Vec<_> = identity_events
+        .iter()
+        .filter(|e| !e.problems.is_empty())
+        .collect();
+    assert!(broken.is_empty(), "{broken:?}");
 }

@@ -26,7 +26,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use futures::stream::{self, StreamExt as _};
 use http::Method;
 use local::{
-    build::Profile,
     emulator,
     testing::{self, Account, TestStack},
 };
@@ -762,21 +761,7 @@ async fn main() -> anyhow::Result<()> {
         products > 0 && customers > 0 && orders > 0,
         "PRODUCTS, CUSTOMERS and ORDERS must be positive"
     );
-    let stack = testing::spawn_with(|options| {
-        options.profile = Profile::Release;
-        let overrides = &mut options.parameter_overrides;
-        overrides.insert("AdminEmail".into(), ADMIN_EMAIL.into());
-        overrides.insert("AdminPassword".into(), ADMIN_PASSWORD.into());
-        for limit in [
-            "ApiRateLimit",
-            "ApiBurstLimit",
-            "AuthRateLimit",
-            "AuthBurstLimit",
-        ] {
-            overrides.insert(limit.into(), "100000".into());
-        }
-    })
-    .await?;
+    let stack = testing::spawn_for_bench(ADMIN_EMAIL, ADMIN_PASSWORD).await?;
     let outcome = bench(&stack, products, customers, orders, concurrency).await;
     stack.shutdown().await;
     outcome

@@ -747,23 +747,7 @@ impl Store {
             "expiresAt".to_owned(),
             n(shared::time::now().unix_timestamp() + WEBHOOK_RETENTION_SECS),
         );
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(dynamo::classify);
-        match result {
-            Ok(_) => Ok(true),
-            Err(WriteFailure::ConditionFailed) => Ok(false),
-            Err(failure) => Err(ApiError::internal(
-                "remember a webhook",
-                failure.into_error(),
-            )),
-        }
+        dynamo::put_if_absent(&self.client, &self.table, item, "a webhook event").await
     }
 
     /// The answer stored with an admin's refund key.

@@ -24,7 +24,7 @@ mod samples {
 #[openapi(
     info(
         title = "Storefront API",
-        description = "Accounts, catalog and search, inventory, carts, orders and their checkout, and payments. Errors are RFC 9457 problem \
+        description = "Accounts, catalog and search, inventory, carts, orders and their checkout, payments, and the notifications sent. Errors are RFC 9457 problem \
 details (`application/problem+json`) with a stable `code`; lists are cursor-paginated; money is \
 `{\"amount\": minor units, \"currency\"}`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
@@ -60,6 +60,7 @@ pub fn document() -> Value {
     doc.merge(cart::api::ApiDoc::openapi());
     doc.merge(orders::api::ApiDoc::openapi());
     doc.merge(payments::api::ApiDoc::openapi());
+    doc.merge(notifications::api::ApiDoc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let mut value = serde_json::to_value(&doc).unwrap_or(Value::Null);
     for (_, text) in samples::SAMPLE_EVENTS {

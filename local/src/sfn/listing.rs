@@ -139,7 +139,7 @@ fn event_detail(event: &Value) -> String {
     String::new()
 }
 
-fn table<const N: usize>(headers: [&str; N], rows: &[[String; N]]) -> String {
+pub(crate) fn table<const N: usize>(headers: [&str; N], rows: &[[String; N]]) -> String {
     let mut widths = headers.map(str::len);
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {

@@ -305,13 +305,14 @@ fn base64_encode(bytes: &[u8]) -> String {
 }
 
 /// The visibility timeout SQS gives a queue without `VisibilityTimeout`.
-const DEFAULT_VISIBILITY_TIMEOUT_SECS: u64 = 30;
+pub(crate) const DEFAULT_VISIBILITY_TIMEOUT_SECS: u64 = 30;
 
 /// The event sources of a model, with their queue URLs.
 ///
 /// Like Lambda, it refuses a queue whose visibility timeout is shorter than the function's
 /// timeout: its messages would become visible, and be processed again, while the function
-/// still works on them.
+/// still works on them. The check reads the template's value: a queue time scale
+/// ([`crate::stack::StackOptions::queue_time_scale`]) shortens only the emulator's timeouts.
 pub fn event_sources(model: &local_template::Model) -> anyhow::Result<Vec<EventSource>> {
     let mut sources = Vec::new();
     for function in &model.functions {

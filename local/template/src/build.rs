@@ -172,6 +172,16 @@ pub(crate) fn build(r: &Resolver<'_>, base_dir: &Path) -> Result<Model, Template
         });
     }
 
+    for (id, res) in of_kind(&["AWS::SES::EmailIdentity"]) {
+        let props = properties(id, res)?;
+        let rref = r.resource_ref(id)?;
+        model.email_identities.push(EmailIdentity {
+            logical_id: id.to_string(),
+            name: rref.name.clone(),
+            properties: props,
+        });
+    }
+
     for (id, res) in of_kind(&[
         "AWS::Serverless::StateMachine",
         "AWS::StepFunctions::StateMachine",

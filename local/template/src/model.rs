@@ -24,6 +24,8 @@ pub struct Model {
     pub queues: Vec<Queue>,
     pub subscriptions: Vec<Subscription>,
     pub secrets: Vec<Secret>,
+    /// SES identities (`AWS::SES::EmailIdentity`): the addresses and domains mail is sent from.
+    pub email_identities: Vec<EmailIdentity>,
     pub state_machines: Vec<StateMachine>,
     /// Custom resources, in the order they are created: each after those it depends on,
     /// otherwise in template order.
@@ -329,6 +331,17 @@ pub struct Secret {
     pub logical_id: String,
     pub name: String,
     /// Resolved properties (`SecretString` or `GenerateSecretString`, `Description`).
+    pub properties: Value,
+}
+
+/// `AWS::SES::EmailIdentity`: an email address or a domain that SES sends from.
+#[derive(Debug, Clone)]
+pub struct EmailIdentity {
+    pub logical_id: String,
+    /// The identity (`EmailIdentity`): an address such as `orders@example.com`, or a domain.
+    /// Its `Ref`, as on AWS.
+    pub name: String,
+    /// Resolved properties (`ConfigurationSetAttributes`, `DkimAttributes`, ...).
     pub properties: Value,
 }
 

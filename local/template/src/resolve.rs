@@ -635,6 +635,12 @@ impl<'a> Resolver<'a> {
                 attr("Id", &arn);
                 (name, arn)
             }
+            // The identity itself is the name and the `Ref`; SES gives it no ARN attribute.
+            "AWS::SES::EmailIdentity" => {
+                let name = property("EmailIdentity")?
+                    .ok_or_else(|| TemplateError::invalid("has no EmailIdentity"))?;
+                (name.clone(), name)
+            }
             "AWS::Serverless::StateMachine" | "AWS::StepFunctions::StateMachine" => {
                 let key = if kind == "AWS::Serverless::StateMachine" {
                     "Name"

@@ -916,6 +916,46 @@ Resources:
 }
 
 #[test]
+fn email_identities_are_modelled_and_ref_gives_the_identity() {
+    let template = r#"
+Parameters:
+  NotificationSender:
+    Type: String
+    Default: orders@storefront.example
+Resources:
+  SenderIdentity:
+    Type: AWS::SES::EmailIdentity
+    Properties:
+      EmailIdentity: !Ref NotificationSender
+  Notifier:
+    Type: AWS::Serverless::Function
+    Metadata: { BuildProperties: { Binary: notifier } }
+    Properties:
+      Environment:
+        Variables:
+          SENDER: !Ref SenderIdentity
+"#;
+    let model = load(template);
+    assert_eq!(model.email_identities.len(), 1);
+    let identity = &model.email_identities[0];
+    assert_eq!(identity.logical_id, "SenderIdentity");
+    assert_eq!(identity.name, "orders@storefront.example");
+    assert_eq!(
+        model.functions[0].environment["SENDER"],
+        "orders@storefront.example"
+    );
+
+    let err = load_err(&template.replace(
+        "EmailIdentity: !Ref NotificationSender",
+        "ConfigurationSetAttributes: {}",
+    ));
+    assert!(
+        err.contains("`SenderIdentity`") && err.contains("EmailIdentity"),
+        "{err}"
+    );
+}
+
+#[test]
 fn state_machines_read_definition_files_and_apply_substitutions() {
     let dir = std::env::temp_dir().join(format!("local-template-sm-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("statemachines")).expect("dir");

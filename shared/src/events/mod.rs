@@ -9,10 +9,11 @@
 //! with filter policies. Consumers are idempotent on `id`.
 //!
 //! The payloads services exchange are here too, one module per publisher ([`catalog`],
-//! [`inventory`], [`orders`], [`payments`]); each has a JSON Schema under `events/schemas/`. Consumers ignore fields they do
+//! [`identity`], [`inventory`], [`orders`], [`payments`]); each has a JSON Schema under `events/schemas/`. Consumers ignore fields they do
 //! not know, so a publisher may add fields without a new version.
 
 pub mod catalog;
+pub mod identity;
 pub mod inventory;
 pub mod orders;
 pub mod payments;

@@ -11,5 +11,5 @@ async fn main() -> Result<(), Error> {
     let state = Carts::load(&Env::from_process())
         .await
         .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    consumer::run_sqs(&state, order_events::apply).await
+    consumer::run_sqs(&state, "cart-order-events", order_events::apply).await
 }

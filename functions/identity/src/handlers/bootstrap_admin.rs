@@ -3,7 +3,8 @@
 //! The template declares `Custom::FirstAdmin` when the `AdminEmail` parameter is set. On Create and
 //! Update this function reads the initial password from the secret named by the resource's
 //! `PasswordSecretArn` (a plain string, or JSON with a `password` key), creates the account as an
-//! admin (once: later runs find it), and reports to CloudFormation through the request's
+//! admin (once: later runs find it; the run that creates it publishes `UserRegistered`, with the
+//! request's `RequestId` as correlation id), and reports to CloudFormation through the request's
 //! `ResponseURL`. An account someone registered with that email is never promoted: the resource
 //! fails instead. Delete keeps the account: people's data outlives stacks.
 
@@ -51,7 +52,7 @@ pub async fn handle(state: &Bootstrap, event: Value) -> Result<&'static str, Cus
     custom_resource::run(&state.http, event, "first-admin", async |request| {
         let properties = Properties::deserialize(&request.resource_properties)
             .map_err(|e| format!("the properties are not valid: {e}"))?;
-        let physical_id = create_admin(state, &properties).await?;
+        let physical_id = create_admin(state, &properties, &request.request_id).await?;
         Ok(Made {
             physical_id,
             data: Value::Object(serde_json::Map::new()),
@@ -60,7 +61,11 @@ pub async fn handle(state: &Bootstrap, event: Value) -> Result<&'static str, Cus
     .await
 }
 
-async fn create_admin(state: &Bootstrap, properties: &Properties) -> Result<String, String> {
+async fn create_admin(
+    state: &Bootstrap,
+    properties: &Properties,
+    request_id: &str,
+) -> Result<String, String> {
     let email = properties
         .email
         .as_deref()
@@ -98,9 +103,19 @@ async fn create_admin(state: &Bootstrap, properties: &Properties) -> Result<Stri
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
+    let correlation_id = if shared::http::is_valid_correlation_id(request_id) {
+        request_id.to_owned()
+    } else {
+        shared::ids::new_id().to_string()
+    };
     let outcome = state
         .store
-        .ensure_first_admin(email.as_str(), &hash, &shared::time::now_rfc3339())
+        .ensure_first_admin(
+            email.as_str(),
+            &hash,
+            &shared::time::now_rfc3339(),
+            &correlation_id,
+        )
         .await
         .map_err(|e| format!("create the admin: {}", shared::error::cause_chain(&e)))?;
     let FirstAdmin::Ready(user_id) = outcome else {

@@ -1,4 +1,6 @@
-//! `POST /v1/auth/register`: creates a customer account.
+//! `POST /v1/auth/register`: creates a customer account, and publishes `UserRegistered` with its
+//! contact details through the outbox (in the same transaction, see
+//! [`Store::create_user`](crate::store::Store::create_user)).
 
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -14,7 +16,7 @@ use crate::{
     Accounts,
     domain::{Checks, Email, Password, text},
     handlers::views::ProfileView,
-    store::User,
+    store::{FIRST_REVISION, User},
 };
 
 /// The request body. Unknown fields (such as `role`) are refused.
@@ -93,8 +95,12 @@ pub async fn handle(
         created_at: now.clone(),
         updated_at: now,
         provisioned: false,
+        revision: FIRST_REVISION,
     };
-    accounts.store.create_user(&user).await?;
+    accounts
+        .store
+        .create_user(&user, &ctx.correlation_id)
+        .await?;
     tracing::info!(user_id = %user.id, "user registered");
     metrics::count(Business::Registrations);
     http::created(ctx, "/v1/users/me", &ProfileView::from(&user))

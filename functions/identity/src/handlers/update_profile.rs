@@ -1,4 +1,7 @@
-//! `PATCH /v1/users/me`: changes the caller's name, phone and notification choices.
+//! `PATCH /v1/users/me`: changes the caller's name, phone and notification choices, and publishes
+//! `UserChanged` with the new contact details through the outbox (in the same transaction, see
+//! [`Store::update_profile`]). A patch that changes nothing (an empty one, or one that repeats the
+//! stored values) writes and publishes nothing.
 
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -81,6 +84,7 @@ impl ProfilePatch {
         (status = 400, response = shared::openapi::BadRequest),
         (status = 401, response = shared::openapi::Unauthorized),
         (status = 404, response = shared::openapi::NotFound),
+        (status = 409, response = shared::openapi::Conflict),
         (status = 413, response = shared::openapi::PayloadTooLarge),
         (status = 415, response = shared::openapi::UnsupportedMediaType),
         (status = 422, response = shared::openapi::Unprocessable),
@@ -94,16 +98,14 @@ pub async fn handle(
 ) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(&req)?;
     let changes = http::parse_json::<ProfilePatch>(&req)?.into_changes()?;
-    let user = if changes == ProfileChanges::default() {
-        store.user(caller.user_id).await?
-    } else {
-        Some(
-            store
-                .update_profile(caller.user_id, &changes, &shared::time::now_rfc3339())
-                .await?,
+    let user = store
+        .update_profile(
+            caller.user_id,
+            &changes,
+            &shared::time::now_rfc3339(),
+            &ctx.correlation_id,
         )
-    };
-    let user = user.ok_or_else(|| ApiError::not_found("No such user."))?;
+        .await?;
     http::ok(ctx, &ProfileView::from(&user))
 }
 

@@ -11,5 +11,5 @@ async fn main() -> Result<(), Error> {
     let state = Inventory::load(&Env::from_process())
         .await
         .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    consumer::run_sqs(&state, order_events::apply).await
+    consumer::run_sqs(&state, "inventory-order-events", order_events::apply).await
 }

@@ -16,7 +16,7 @@
 use shared::{
     consumer::{self, Applied, Failure},
     events::{
-        DomainEvent, RawEnvelope,
+        RawEnvelope,
         orders::{OrderCancelled, OrderConfirmed},
         payments::PaymentRefunded,
     },
@@ -36,44 +36,25 @@ pub enum Action {
     Nothing,
 }
 
-/// Reads `T` from `event` if it is `T`'s type; any other version of that type is poison.
-fn read<T: DomainEvent + serde::de::DeserializeOwned>(
-    event: &RawEnvelope,
-) -> Result<Option<T>, Failure> {
-    if event.event_type != T::TYPE {
-        return Ok(None);
-    }
-    if event.version != T::VERSION {
-        return Err(Failure::Poison(format!(
-            "unexpected event {} v{}",
-            event.event_type, event.version
-        )));
-    }
-    consumer::data(event).map(Some)
-}
-
 /// Decides what `event` does.
 ///
 /// # Errors
 /// [`Failure::Poison`] for a type or version it does not know, or data it cannot read.
 pub fn action(event: &RawEnvelope) -> Result<Action, Failure> {
-    if let Some(confirmed) = read::<OrderConfirmed>(event)? {
+    if let Some(confirmed) = consumer::typed::<OrderConfirmed>(event)? {
         return Ok(Action::Sell(confirmed.order_id));
     }
-    if let Some(cancelled) = read::<OrderCancelled>(event)? {
+    if let Some(cancelled) = consumer::typed::<OrderCancelled>(event)? {
         return Ok(Action::GiveBack(cancelled.order_id));
     }
-    if let Some(refunded) = read::<PaymentRefunded>(event)? {
+    if let Some(refunded) = consumer::typed::<PaymentRefunded>(event)? {
         return Ok(if refunded.full && refunded.restock {
             Action::GiveBack(refunded.order_id)
         } else {
             Action::Nothing
         });
     }
-    Err(Failure::Poison(format!(
-        "unexpected event {} v{}",
-        event.event_type, event.version
-    )))
+    Err(consumer::unexpected(event))
 }
 
 /// Applies one event.

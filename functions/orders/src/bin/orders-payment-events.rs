@@ -11,5 +11,5 @@ async fn main() -> Result<(), Error> {
     let state = Orders::load(&Env::from_process())
         .await
         .inspect_err(|error| tracing::error!(%error, "cannot start"))?;
-    consumer::run_sqs(&state, payment_events::apply).await
+    consumer::run_sqs(&state, "orders-payment-events", payment_events::apply).await
 }

@@ -35,11 +35,23 @@ pub async fn open(parameters: &[(&str, &str)], slug: &str) -> Shop {
 /// [`open`] with the state machines' waits, retry intervals and task timeouts multiplied by
 /// `time_scale`.
 pub async fn open_scaled(parameters: &[(&str, &str)], time_scale: f64, slug: &str) -> Shop {
-    let (stack, admin) = testing::shared_shop_with(parameters, move |options| {
-        options.sfn_time_scale = time_scale;
-    })
+    open_with(
+        parameters,
+        move |options| options.sfn_time_scale = time_scale,
+        slug,
+    )
     .await
-    .unwrap();
+}
+
+/// [`open`] with more stack options set by `configure`.
+pub async fn open_with(
+    parameters: &[(&str, &str)],
+    configure: impl FnOnce(&mut local::stack::StackOptions) + Send + 'static,
+    slug: &str,
+) -> Shop {
+    let (stack, admin) = testing::shared_shop_with(parameters, configure)
+        .await
+        .unwrap();
     let seller = testing::account(stack, &admin, "seller").await.unwrap();
     let created = send(
         stack,
