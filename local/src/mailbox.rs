@@ -118,6 +118,19 @@ pub async fn sms(emulator_endpoint: &str) -> anyhow::Result<Vec<Sms>> {
 }
 
 async fn get<T: DeserializeOwned>(endpoint: &str, path: &str) -> anyhow::Result<T> {
+    let (url, status, body) = get_raw(endpoint, path).await?;
+    if !status.is_success() {
+        bail!("GET {url}: {status} {}", String::from_utf8_lossy(&body));
+    }
+    serde_json::from_slice(&body).with_context(|| format!("read the answer of {url}"))
+}
+
+/// `GET endpoint + path` on one of the stack's own endpoints: the URL asked, the status and the
+/// body.
+pub(crate) async fn get_raw(
+    endpoint: &str,
+    path: &str,
+) -> anyhow::Result<(String, http::StatusCode, Bytes)> {
     let url = format!("{}{path}", endpoint.trim_end_matches('/'));
     let uri: http::Uri = url.parse().with_context(|| format!("{url} is not a URL"))?;
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
@@ -132,10 +145,7 @@ async fn get<T: DeserializeOwned>(endpoint: &str, path: &str) -> anyhow::Result<
         .await
         .with_context(|| format!("read the response of {url}"))?
         .to_bytes();
-    if !status.is_success() {
-        bail!("GET {url}: {status} {}", String::from_utf8_lossy(&body));
-    }
-    serde_json::from_slice(&body).with_context(|| format!("read the answer of {url}"))
+    Ok((url, status, body))
 }
 
 /// The email `which` names: its message id, or its number in `emails` (1 is the oldest, as

@@ -191,7 +191,8 @@ impl Series {
 }
 
 /// The nearest-rank percentile `q` of `sorted` (0 when empty).
-fn percentile(sorted: &[f64], q: f64) -> f64 {
+#[must_use]
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -23,6 +23,7 @@ use futures::stream::{self, StreamExt as _};
 use http::Method;
 use local::{
     mailbox,
+    metrics::percentile,
     testing::{self, Account, TestStack},
 };
 use notifications::store::Store;
@@ -367,17 +368,4 @@ async fn place(stack: &TestStack, buyer: &Account, product: &str) -> anyhow::Res
         .as_str()
         .context("an order id")?
         .to_owned())
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }

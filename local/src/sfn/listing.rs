@@ -4,30 +4,13 @@
 use std::fmt::Write as _;
 
 use anyhow::{Context as _, bail};
-use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 use time::OffsetDateTime;
 
 /// `GET endpoint + path` as JSON.
 async fn get_json(endpoint: &str, path: &str) -> anyhow::Result<Value> {
-    let url = format!("{}{path}", endpoint.trim_end_matches('/'));
-    let uri: http::Uri = url.parse().with_context(|| format!("{url} is not a URL"))?;
-    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
-    let response = client
-        .get(uri)
-        .await
-        .with_context(|| format!("GET {url} (is the stack up?)"))?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .with_context(|| format!("read the response of {url}"))?
-        .to_bytes();
+    let (url, status, body) = crate::mailbox::get_raw(endpoint, path).await?;
     let json: Value = serde_json::from_slice(&body)
         .with_context(|| format!("the response of {url} is not JSON"))?;
     if !status.is_success() {
