@@ -333,7 +333,7 @@ pub async fn seed(options: &SeedOptions) -> anyhow::Result<Seeded> {
             &[],
         )
         .await?;
-    if registered.status != 201 && registered.status != 409 {
+    if registered.status != 202 {
         bail!(
             "register the seller: {} {}",
             registered.status,

@@ -475,32 +475,31 @@ pub async fn account(api: &impl Api, admin: &Account, role: &str) -> anyhow::Res
     )
     .await?;
     anyhow::ensure!(
-        registered.status == 201,
+        registered.status == 202,
         "register {email}: {} {}",
         registered.status,
         registered.text()
     );
-    let id = registered.json()["id"]
-        .as_str()
-        .context("no id")?
-        .to_owned();
-    if role != "customer" {
-        let promoted = call(
-            api,
-            Method::PUT,
-            &format!("/v1/admin/users/{id}/role"),
-            Some(&admin.token),
-            Some(&serde_json::json!({ "role": role })),
-            &[],
-        )
-        .await?;
-        anyhow::ensure!(
-            promoted.status == 200,
-            "make {email} {role}: {} {}",
-            promoted.status,
-            promoted.text()
-        );
+    let customer = login(api, &email, TEST_PASSWORD).await?;
+    if role == "customer" {
+        return Ok(customer);
     }
+    let id = customer.id;
+    let promoted = call(
+        api,
+        Method::PUT,
+        &format!("/v1/admin/users/{id}/role"),
+        Some(&admin.token),
+        Some(&serde_json::json!({ "role": role })),
+        &[],
+    )
+    .await?;
+    anyhow::ensure!(
+        promoted.status == 200,
+        "make {email} {role}: {} {}",
+        promoted.status,
+        promoted.text()
+    );
     login(api, &email, TEST_PASSWORD).await
 }
 

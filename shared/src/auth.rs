@@ -27,6 +27,8 @@ use crate::ApiError;
 pub const CONTEXT_USER_ID: &str = "userId";
 /// Key of the role in the authorizer context.
 pub const CONTEXT_ROLE: &str = "role";
+/// Key of the email-verified flag (a boolean) in the authorizer context.
+pub const CONTEXT_EMAIL_VERIFIED: &str = "emailVerified";
 
 /// What a user may do. Every new account is a [`Role::Customer`]; only an admin changes roles.
 #[derive(
@@ -96,6 +98,9 @@ pub struct Caller {
     pub user_id: Uuid,
     /// The user's role when the access token was issued.
     pub role: Role,
+    /// Whether the user's email was verified when the access token was issued (false for tokens
+    /// that do not say).
+    pub email_verified: bool,
 }
 
 impl Caller {
@@ -120,7 +125,15 @@ impl Caller {
         let role = text(CONTEXT_ROLE)
             .and_then(|role| role.parse().ok())
             .ok_or_else(unauthorized)?;
-        Ok(Self { user_id, role })
+        let email_verified = fields
+            .get(CONTEXT_EMAIL_VERIFIED)
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        Ok(Self {
+            user_id,
+            role,
+            email_verified,
+        })
     }
 
     /// Whether the caller has `role`.
@@ -194,6 +207,11 @@ mod tests {
         let caller = Caller::from_request(&req).unwrap();
         assert_eq!(caller.user_id, id);
         assert_eq!(caller.role, Role::Seller);
+        assert!(!caller.email_verified, "a context without the flag is unverified");
+        let verified = request_with_context(
+            serde_json::json!({"userId": id.to_string(), "role": "customer", "emailVerified": true}),
+        );
+        assert!(Caller::from_request(&verified).unwrap().email_verified);
         assert!(caller.require_any(&[Role::Seller, Role::Admin]).is_ok());
         assert_eq!(caller.require_admin().unwrap_err().status(), 403);
     }

@@ -56,6 +56,18 @@ pub const SMALL_BODY_LIMIT: usize = 4 * 1024;
 /// Media type of JSON responses.
 pub const JSON: &str = "application/json";
 
+/// The address the request came from as API Gateway saw it (`requestContext.http.sourceIp`: the
+/// TCP peer of API Gateway, which a client cannot set with a header); `None` outside API Gateway.
+#[must_use]
+pub fn source_ip(req: &Request) -> Option<std::net::IpAddr> {
+    match req.request_context_ref() {
+        Some(LambdaRequestContext::ApiGatewayV2(ctx)) => {
+            ctx.http.source_ip.as_deref()?.parse().ok()
+        }
+        _ => None,
+    }
+}
+
 /// Who a request is, for logs and error bodies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestContext {

@@ -42,7 +42,7 @@ async fn main() -> anyhow::Result<()> {
             credentials.to_string(),
         )
         .await?;
-    anyhow::ensure!(registered.status == 201, "register: {}", registered.text());
+    anyhow::ensure!(registered.status == 202, "register: {}", registered.text());
 
     let mut times = Vec::with_capacity(logins);
     let mut token = String::new();

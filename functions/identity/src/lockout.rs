@@ -41,6 +41,20 @@ impl Policy {
     }
 }
 
+/// The throttle key of a source address: an IPv4 address itself, an IPv6 address's /64 (one
+/// client usually holds a whole /64), `unknown` outside API Gateway.
+#[must_use]
+pub fn source_key(ip: Option<std::net::IpAddr>) -> String {
+    match ip {
+        Some(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Some(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        None => "unknown".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,7 +29,7 @@ use std::{collections::HashMap, time::Duration};
 
 use aws_sdk_dynamodb::{
     Client,
-    types::{AttributeValue, ConditionCheck, Delete, Put, ReturnValue, TransactWriteItem, Update},
+    types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update},
 };
 use serde::{Deserialize, Serialize};
 use shared::{
@@ -46,7 +46,9 @@ use shared::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::lockout::Policy;
+mod throttle;
+
+pub use throttle::Attempt;
 
 /// How many times a transaction that lost a race to a concurrent one is retried.
 const CONFLICT_RETRIES: u32 = 3;
@@ -206,18 +208,6 @@ impl ProfileChanges {
     }
 }
 
-/// The outcome of a login attempt's throttle check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Attempt {
-    /// Go on and check the password; this attempt has been counted.
-    Allowed,
-    /// Locked: answer 429 with this `Retry-After`.
-    Locked {
-        /// Whole seconds until the lock lifts (at least 1).
-        retry_after_secs: u64,
-    },
-}
-
 /// A refresh token as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -359,9 +349,6 @@ fn refresh_key(hash: &str) -> Item {
     key(format!("REFRESH#{hash}"), "REFRESH")
 }
 
-fn login_key(email: &str) -> Item {
-    key(format!("LOGIN#{email}"), "LOCK")
-}
 
 fn admins_key() -> Item {
     key("META".to_owned(), "ADMINS")
@@ -514,105 +501,8 @@ impl Store {
         self.user(claim.map_or(Uuid::nil(), |c| c.user_id)).await
     }
 
-    /// Counts a login attempt for `email` and says whether it may go on.
-    ///
-    /// The attempt is counted *before* the password is checked, atomically, so a burst of parallel
-    /// guesses gets no more than `policy.max_failures` checks: the one after that locks the email for
-    /// `policy.lock_for(lockouts)`. A successful login clears the count ([`Store::start_session`]).
-    /// Unknown emails are throttled the same way, so a lock reveals nothing.
-    ///
-    /// # Errors
-    /// 500 on storage failure.
-    pub async fn begin_login_attempt(
-        &self,
-        email: &str,
-        policy: &Policy,
-        now: OffsetDateTime,
-    ) -> Result<Attempt, ApiError> {
-        #[derive(Deserialize)]
-        struct Throttle {
-            #[serde(default)]
-            failures: u32,
-            #[serde(default)]
-            lockouts: u32,
-        }
-        let now_secs = now.unix_timestamp();
-        let forget_at = now_secs + secs(policy.forget_after);
-        let counted = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(login_key(email)))
-            .update_expression("ADD failures :one SET expiresAt = :forget")
-            .condition_expression("attribute_not_exists(lockedUntil) OR lockedUntil <= :now")
-            .set_expression_attribute_values(values(vec![
-                (":one", n(1)),
-                (":forget", n(forget_at)),
-                (":now", n(now_secs)),
-            ]))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(dynamo::classify);
-        let throttle: Throttle = match counted {
-            Ok(output) => dynamo::from_item(output.attributes.unwrap_or_default())
-                .context("read a login throttle")?,
-            Err(WriteFailure::ConditionFailed) => return self.lock_remaining(email, now).await,
-            Err(failure) => return Err(failure_to_api("count a login attempt", failure)),
-        };
-        if throttle.failures <= policy.max_failures {
-            return Ok(Attempt::Allowed);
-        }
-        let until = now_secs + secs(policy.lock_for(throttle.lockouts));
-        let locked = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(login_key(email)))
-            .update_expression(
-                "SET lockedUntil = :until, failures = :zero, expiresAt = :forget ADD lockouts :one",
-            )
-            .condition_expression("attribute_not_exists(lockedUntil) OR lockedUntil <= :now")
-            .set_expression_attribute_values(values(vec![
-                (":until", n(until)),
-                (":zero", n(0)),
-                (":one", n(1)),
-                (":forget", n(until + secs(policy.forget_after))),
-                (":now", n(now_secs)),
-            ]))
-            .send()
-            .await
-            .map_err(dynamo::classify);
-        match locked {
-            Ok(_) => Ok(Attempt::Locked {
-                retry_after_secs: u64::try_from(until - now_secs).unwrap_or(1).max(1),
-            }),
-            // A concurrent attempt locked it first.
-            Err(WriteFailure::ConditionFailed) => self.lock_remaining(email, now).await,
-            Err(failure) => Err(failure_to_api("lock a login", failure)),
-        }
-    }
-
-    async fn lock_remaining(&self, email: &str, now: OffsetDateTime) -> Result<Attempt, ApiError> {
-        #[derive(Deserialize)]
-        struct Lock {
-            #[serde(rename = "lockedUntil", default)]
-            locked_until: i64,
-        }
-        let lock: Option<Lock> = self
-            .get(login_key(email))
-            .await?
-            .map(dynamo::from_item)
-            .transpose()
-            .context("read a login lock")?;
-        let remaining = lock.map_or(1, |l| l.locked_until - now.unix_timestamp());
-        Ok(Attempt::Locked {
-            retry_after_secs: u64::try_from(remaining).unwrap_or(1).max(1),
-        })
-    }
-
     /// Starts a session after a successful login: a new refresh-token family holding its first token
-    /// (stored by hash), and the failed attempts of `email` forgotten, in one transaction.
+    /// (stored by hash), and the failed attempts of `email` from `source` forgotten, in one transaction.
     ///
     /// # Errors
     /// 500 on storage failure.
@@ -620,6 +510,7 @@ impl Store {
         &self,
         user_id: Uuid,
         email: &str,
+        source: &str,
         token_hash: &str,
         expires_at: OffsetDateTime,
     ) -> Result<Uuid, ApiError> {
@@ -647,15 +538,7 @@ impl Store {
                 with_key(refresh_key(token_hash), &token)?,
                 "attribute_not_exists(pk)",
             )?,
-            TransactWriteItem::builder()
-                .delete(
-                    Delete::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(login_key(email)))
-                        .build()
-                        .context("build the login throttle reset")?,
-                )
-                .build(),
+            self.forget_failures(email, source)?,
         ];
         self.transact(items)
             .await

@@ -15,6 +15,10 @@ use serde_json::{Value, json};
 use shared::auth::Role;
 use uuid::Uuid;
 
+/// The lockout per email and source address, from one source and from many.
+#[path = "api/lockout.rs"]
+mod lockout;
+
 const ADMIN_EMAIL: &str = "root@storefront.test";
 const ADMIN_PASSWORD: &str = "correct-horse-battery-staple";
 const PASSWORD: &str = "a perfectly fine passphrase";

@@ -16,6 +16,7 @@ use crate::{
     Accounts, Issuing,
     domain::{Email, PASSWORD_MAX_CHARS},
     handlers::views::{TokenPair, TokenUser},
+    lockout,
     store::Attempt,
     tokens::{self, TokenIssuer},
 };
@@ -73,14 +74,19 @@ pub async fn handle(
         return Err(invalid_credentials());
     }
     let now = shared::time::now();
-    if let Attempt::Locked { retry_after_secs } = accounts
+    let source = lockout::source_key(http::source_ip(&req));
+    match accounts
         .store
-        .begin_login_attempt(email.as_str(), &accounts.lockout, now)
+        .begin_login_attempt(email.as_str(), &source, &accounts.lockout, now)
         .await?
     {
-        tracing::warn!(retry_after_secs, "login refused: too many failures");
-        metrics::count(Business::LoginsLocked);
-        return Err(ApiError::TooManyRequests { retry_after_secs });
+        Attempt::Locked { retry_after_secs } => {
+            tracing::warn!(retry_after_secs, "login refused: too many failures");
+            metrics::count(Business::LoginsLocked);
+            return Err(ApiError::TooManyRequests { retry_after_secs });
+        }
+        Attempt::Allowed { delay } if !delay.is_zero() => tokio::time::sleep(delay).await,
+        Attempt::Allowed { .. } => {}
     }
     let user = accounts.store.user_by_email(email.as_str()).await?;
     let hasher = accounts.hasher.clone();
@@ -102,12 +108,16 @@ pub async fn handle(
     let Some(user) = user.filter(|_| matches) else {
         tracing::info!("login failed");
         metrics::count(Business::LoginsFailed);
+        accounts
+            .store
+            .login_failed(email.as_str(), &source, &accounts.lockout, now)
+            .await?;
         return Err(invalid_credentials());
     };
     if accounts.hasher.needs_rehash(&user.password_hash) {
         rehash(accounts, &user.password_hash, user.id, password).await;
     }
-    let pair = open_session(issuing, user.id, email.as_str(), user.role, now).await?;
+    let pair = open_session(issuing, user.id, email.as_str(), &source, user.role, now).await?;
     tracing::info!(user_id = %user.id, "user logged in");
     metrics::count(Business::Logins);
     http::ok(ctx, &pair)
@@ -138,6 +148,7 @@ async fn open_session(
     issuing: &Issuing,
     user_id: Uuid,
     email: &str,
+    source: &str,
     role: Role,
     now: OffsetDateTime,
 ) -> Result<TokenPair, ApiError> {
@@ -151,6 +162,7 @@ async fn open_session(
         .start_session(
             user_id,
             email,
+            source,
             &tokens::refresh_token_hash(&refresh_token),
             session_ends,
         )
