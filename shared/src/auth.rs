@@ -207,7 +207,10 @@ mod tests {
         let caller = Caller::from_request(&req).unwrap();
         assert_eq!(caller.user_id, id);
         assert_eq!(caller.role, Role::Seller);
-        assert!(!caller.email_verified, "a context without the flag is unverified");
+        assert!(
+            !caller.email_verified,
+            "a context without the flag is unverified"
+        );
         let verified = request_with_context(
             serde_json::json!({"userId": id.to_string(), "role": "customer", "emailVerified": true}),
         );

@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 use shared::error::FieldError;
+use unicode_normalization::UnicodeNormalization as _;
 
 /// Shortest accepted password, in characters.
 pub const PASSWORD_MIN_CHARS: usize = 10;
@@ -15,7 +16,11 @@ pub const EMAIL_MAX_LEN: usize = 254;
 /// Most addresses one user may keep.
 pub const MAX_ADDRESSES: u32 = 20;
 
-/// A normalized email address: trimmed, lowercased, and of a plausible `local@domain.tld` shape.
+/// A normalized email address: Unicode NFC, trimmed, lowercased, and of a plausible
+/// `local@domain.tld` shape.
+///
+/// NFC comes first, so the two ways of writing an accented letter (`é` as one code point, or `e`
+/// and a combining acute accent) are one address and one account.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Email(String);
@@ -26,7 +31,9 @@ impl Email {
     /// # Errors
     /// A [`FieldError`] on `email` saying what is wrong.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let email = raw.trim().to_lowercase();
+        let composed: String = raw.trim().nfc().collect();
+        // Lowercasing a few letters yields a combining sequence again: compose once more.
+        let email: String = composed.to_lowercase().nfc().collect();
         let invalid = |message: &str| FieldError::new("email", message);
         if email.is_empty() {
             return Err(invalid("is required"));
@@ -257,6 +264,14 @@ mod tests {
             "ada.lovelace@example.com"
         );
         assert!(Email::parse("a+tag@sub.example.co.uk").is_ok());
+    }
+
+    #[test]
+    fn two_spellings_of_one_accented_address_are_one_email() {
+        let precomposed = Email::parse("Jos\u{e9}@exampl\u{e9}.fr").unwrap();
+        let combining = Email::parse("jose\u{301}@EXAMPLE\u{301}.fr").unwrap();
+        assert_eq!(precomposed, combining);
+        assert_eq!(precomposed.as_str(), "jos\u{e9}@exampl\u{e9}.fr");
     }
 
     #[test]

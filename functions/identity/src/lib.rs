@@ -2,7 +2,15 @@
 //!
 //! - `POST /v1/auth/register`, `/login`, `/refresh`, `/logout`: [`handlers::register`],
 //!   [`handlers::login`], [`handlers::refresh`], [`handlers::logout`] over an [`Accounts`] state;
-//!   login and refresh also sign tokens ([`Issuing`]), and only they can read the signing keys.
+//!   login, refresh and the password change also sign tokens ([`Issuing`]), and only they can read
+//!   the signing keys.
+//! - Accounts that do not give themselves away, verified emails and passwords: registration
+//!   answers the same whether or not the email is taken, and the address's owner learns by email;
+//!   `POST /v1/auth/verify-email` ([`handlers::verify_email`]); `POST /v1/users/me/password`
+//!   ([`handlers::change_password`]); `POST /v1/auth/password-reset` and `/confirm`
+//!   ([`handlers::request_password_reset`], [`handlers::confirm_password_reset`]). A password
+//!   change or reset ends every session ([`store`]); the first admin's changing theirs retires the
+//!   initial password secret ([`initial_password`]).
 //! - The HTTP API's Lambda authorizer: [`handlers::authorize`] over a [`tokens::TokenVerifier`],
 //!   which holds public keys only; `GET /.well-known/jwks.json` ([`handlers::get_jwks`]) serves them.
 //! - The signing keys, made and rotated at deployment by a custom resource: [`handlers::jwt_keys`].
@@ -13,7 +21,10 @@
 //! - What other services may know of a user (email, name, phone, notification opt-ins) leaves as
 //!   events ([`shared::events::identity`]): `UserRegistered` when an account is created (registration
 //!   or the first admin), `UserChanged` when a profile change alters those details, each written
-//!   into the table's outbox in the same transaction as the change ([`store`]). The
+//!   into the table's outbox in the same transaction as the change ([`store`]); and the events
+//!   the notification service turns into account emails (`EmailVerificationRequested`,
+//!   `RegistrationAttempted`, `PasswordResetRequested`, `PasswordChanged`,
+//!   [`store::accounts`]). The
 //!   `identity-publisher` function ([`shared::outbox::Publisher`]) sends them from the table's
 //!   stream to the domain-events topic.
 //!
@@ -23,6 +34,7 @@
 pub mod api;
 pub mod domain;
 pub mod handlers;
+pub mod initial_password;
 pub mod lockout;
 pub mod password;
 pub mod store;
@@ -187,7 +199,8 @@ impl Accounts {
         })
     }
 }
-/// What the functions that issue tokens (login, refresh) share: the accounts and the signer.
+/// What the functions that issue tokens (login, refresh, password change) share: the accounts and
+/// the signer.
 #[derive(Debug, Clone)]
 pub struct Issuing {
     /// The accounts.

@@ -1,19 +1,23 @@
-//! The identity table: users, email claims, sessions, refresh tokens, login throttles and addresses.
+//! The identity table: users, email claims, sessions, refresh tokens, login throttles, addresses,
+//! and the single-use tokens of email links.
 //!
 //! One DynamoDB table with string keys `pk` and `sk` and a TTL attribute `expiresAt` (Unix seconds):
 //!
 //! | item | pk | sk |
 //! |---|---|---|
-//! | user (profile, password hash, role, address count and default) | `USER#<id>` | `PROFILE` |
+//! | user (profile, password hash, role, address count and default, `emailVerified`, `sessionEpoch`) | `USER#<id>` | `PROFILE` |
 //! | address | `USER#<id>` | `ADDRESS#<addressId>` |
 //! | `Idempotency-Key` of an address creation (24 h) | `IDEMPOTENCY#<userId>#<key>` | `ADDRESS` |
 //! | email claim (uniqueness) | `EMAIL#<email>` | `EMAIL` |
-//! | session = refresh-token family | `SESSION#<familyId>` | `SESSION` |
-//! | refresh token (by SHA-256 of the token; once spent, when and its successor's hash) | `REFRESH#<hash>` | `REFRESH` |
+//! | session = refresh-token family (with the `sessionEpoch` it was opened at) | `SESSION#<familyId>` | `SESSION` |
+//! | refresh token (by SHA-256 of the token; its `sessionEpoch`; once spent, when and its successor's hash) | `REFRESH#<hash>` | `REFRESH` |
+//! | email verification token (by SHA-256; `userId`, `email`, `spent`, 24 h) | `VERIFY#<hash>` | `VERIFY` |
+//! | password reset token (by SHA-256; `userId`, `sessionEpoch` at issue, `spent`, 30 min) | `RESET#<hash>` | `RESET` |
+//! | cap on account emails to one address (`expiresAt`: when the next may go) | `NOTICE#<email>` | `PASSWORD_RESET` or `REGISTRATION_ATTEMPTED` |
 //! | login throttle (per email, known or not) | `LOGIN#<email>` | `LOCK` |
 //! | number of admins | `META` | `ADMINS` |
 //! | role change audit | `AUDIT#<userId>` | `<time>#<id>` |
-//! | outbox event ([`shared::outbox`]: `UserRegistered`, `UserChanged`) | `OUTBOX#<eventId>` | `OUTBOX` |
+//! | outbox event ([`shared::outbox`]: `UserRegistered`, `UserChanged` and the account emails' events, see [`accounts`]) | `OUTBOX#<eventId>` | `OUTBOX` |
 //!
 //! Every write that can race is conditional or transactional; see each method.
 //!
@@ -22,8 +26,19 @@
 //! change of them, and every write that creates or changes them puts the event with the new
 //! snapshot into the outbox in the same transaction: `UserRegistered` ([`Store::create_user`]) and
 //! `UserChanged` ([`Store::update_profile`]). The table's stream feeds the `identity-publisher`
-//! function, which publishes them. Role, address and password changes are not contact details and
-//! publish nothing.
+//! function, which publishes them. Role and address changes are not contact details and publish
+//! nothing; what registration, email verification and password changes and resets write and
+//! publish is in [`accounts`]. The outbox item of an event that carries a link token
+//! (`EmailVerificationRequested`, `PasswordResetRequested`) is deleted as soon as its transaction
+//! has committed (best effort; its TTL removes it otherwise): the stream record of its insertion
+//! still carries the event to the publisher, and the raw token does not stay in the table.
+//!
+//! Sessions end by epoch: the user item's `sessionEpoch` (0 when absent) is copied into every
+//! session and refresh token opened while it holds, and a refresh succeeds only while the user's
+//! epoch is still the token's ([`Store::rotate_refresh_token`] checks it in its transaction). A
+//! password change or reset moves the epoch in the transaction that writes the new hash, so every
+//! refresh token issued before dies at once. Access tokens already issued are not recalled: they
+//! live until they expire (`ACCESS_TOKEN_TTL_SECONDS`, 15 minutes by default).
 
 use std::{collections::HashMap, time::Duration};
 
@@ -46,6 +61,8 @@ use shared::{
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub mod accounts;
+mod profile_read;
 mod throttle;
 
 pub use throttle::Attempt;
@@ -97,6 +114,14 @@ pub struct User {
     /// profile change; the events carry it. 0 for an item written before revisions existed.
     #[serde(default)]
     pub revision: u64,
+    /// Whether the owner proved they read the address (a verification link, or a password reset
+    /// link sent to it).
+    #[serde(default)]
+    pub email_verified: bool,
+    /// The session epoch (see the [module docs](self)): one more with every password change or
+    /// reset, which ends every session opened before. 0 when absent.
+    #[serde(default)]
+    pub session_epoch: u64,
 }
 
 impl User {
@@ -225,6 +250,9 @@ struct RefreshRecord {
     /// When the family ends; also the item's TTL.
     #[serde(rename = "expiresAt")]
     family_expires_at: i64,
+    /// The user's session epoch when the session was opened.
+    #[serde(default)]
+    session_epoch: u64,
 }
 
 /// A session (a refresh-token family) as stored.
@@ -235,6 +263,9 @@ struct SessionRecord {
     #[serde(default)]
     revoked: bool,
     expires_at: i64,
+    /// The user's session epoch when the session was opened.
+    #[serde(default)]
+    session_epoch: u64,
 }
 
 /// How often a refresh re-reads its token after losing a race for it.
@@ -265,7 +296,7 @@ pub enum Rotation {
     },
     /// No such token, or its session expired.
     Unknown,
-    /// The session was revoked (logout or earlier reuse).
+    /// The session was revoked (logout or earlier reuse), or ended by a password change or reset.
     Revoked,
     /// The token had already been used: the whole family is now revoked.
     Reused,
@@ -349,7 +380,6 @@ fn refresh_key(hash: &str) -> Item {
     key(format!("REFRESH#{hash}"), "REFRESH")
 }
 
-
 fn admins_key() -> Item {
     key("META".to_owned(), "ADMINS")
 }
@@ -415,24 +445,7 @@ impl Store {
     pub async fn create_user(&self, user: &User, correlation_id: &str) -> Result<(), ApiError> {
         let registered = Envelope::wrap(UserRegistered(user.contact()), correlation_id);
         for attempt in 0..=CONFLICT_RETRIES {
-            // The email claim comes first: its index is how a taken email is told apart.
-            let mut items = vec![
-                self.put(
-                    with_key(
-                        email_key(&user.email),
-                        &serde_json::json!({"userId": user.id}),
-                    )?,
-                    "attribute_not_exists(pk)",
-                )?,
-                self.put(
-                    with_key(user_key(user.id), user)?,
-                    "attribute_not_exists(pk)",
-                )?,
-                outbox::put(&self.table, &registered)?,
-            ];
-            if user.role == Role::Admin {
-                items.push(self.count_admins(1)?);
-            }
+            let items = self.creation(user, &registered)?;
             match self.transact(items).await {
                 Ok(()) => return Ok(()),
                 Err(failure) if failure.failed_conditions().contains(&0) => {
@@ -448,6 +461,34 @@ impl Store {
             }
         }
         Err(busy())
+    }
+
+    /// The items that create `user` with its `registered` event: the email claim first (index 0:
+    /// its failure is how a taken email is told apart), the user, the event, and for an admin the
+    /// admin count.
+    fn creation(
+        &self,
+        user: &User,
+        registered: &Envelope<UserRegistered>,
+    ) -> Result<Vec<TransactWriteItem>, ApiError> {
+        let mut items = vec![
+            self.put(
+                with_key(
+                    email_key(&user.email),
+                    &serde_json::json!({"userId": user.id}),
+                )?,
+                "attribute_not_exists(pk)",
+            )?,
+            self.put(
+                with_key(user_key(user.id), user)?,
+                "attribute_not_exists(pk)",
+            )?,
+            outbox::put(&self.table, registered)?,
+        ];
+        if user.role == Role::Admin {
+            items.push(self.count_admins(1)?);
+        }
+        Ok(items)
     }
 
     fn count_admins(&self, delta: i32) -> Result<TransactWriteItem, ApiError> {
@@ -502,24 +543,48 @@ impl Store {
     }
 
     /// Starts a session after a successful login: a new refresh-token family holding its first token
-    /// (stored by hash), and the failed attempts of `email` from `source` forgotten, in one transaction.
+    /// (stored by hash) at `user`'s session epoch, and the failed attempts of `email` from `source`
+    /// forgotten, in one transaction, on condition that the epoch has not moved since `user` was
+    /// read. Returns `None` when it has: the password changed while the login checked it.
     ///
     /// # Errors
     /// 500 on storage failure.
     pub async fn start_session(
         &self,
-        user_id: Uuid,
+        user: &User,
         email: &str,
         source: &str,
         token_hash: &str,
         expires_at: OffsetDateTime,
-    ) -> Result<Uuid, ApiError> {
+    ) -> Result<Option<Uuid>, ApiError> {
+        let (family_id, mut items) =
+            self.open_session(user.id, user.session_epoch, token_hash, expires_at)?;
+        items.push(self.forget_failures(email, source)?);
+        items.push(self.epoch_check(user.id, user.session_epoch)?);
+        let epoch_index = items.len() - 1;
+        match self.transact(items).await {
+            Ok(()) => Ok(Some(family_id)),
+            Err(failure) if failure.failed_conditions().contains(&epoch_index) => Ok(None),
+            Err(failure) => Err(failure_to_api("start a session", failure)),
+        }
+    }
+
+    /// The two puts of a new session of `user_id` at `epoch` holding its first refresh token, and
+    /// the session's id.
+    fn open_session(
+        &self,
+        user_id: Uuid,
+        epoch: u64,
+        token_hash: &str,
+        expires_at: OffsetDateTime,
+    ) -> Result<(Uuid, Vec<TransactWriteItem>), ApiError> {
         let family_id = shared::ids::new_id();
         let expires = expires_at.unix_timestamp();
         let session = SessionRecord {
             user_id,
             revoked: false,
             expires_at: expires,
+            session_epoch: epoch,
         };
         let token = RefreshRecord {
             family_id,
@@ -528,6 +593,7 @@ impl Store {
             spent_at: None,
             successor: None,
             family_expires_at: expires,
+            session_epoch: epoch,
         };
         let items = vec![
             self.put(
@@ -538,16 +604,29 @@ impl Store {
                 with_key(refresh_key(token_hash), &token)?,
                 "attribute_not_exists(pk)",
             )?,
-            self.forget_failures(email, source)?,
         ];
-        self.transact(items)
-            .await
-            .map_err(|f| failure_to_api("start a session", f))?;
-        Ok(family_id)
+        Ok((family_id, items))
+    }
+
+    /// A check that the user `user_id` exists and their session epoch is still `epoch` (an item
+    /// without one is at epoch 0).
+    fn epoch_check(&self, user_id: Uuid, epoch: u64) -> Result<TransactWriteItem, ApiError> {
+        let (condition, vals) = epoch_condition(epoch);
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(user_key(user_id)))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values(vals))
+            .build()
+            .context("build the session epoch check")?;
+        Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
     /// Spends the refresh token stored under `old_hash` and stores its successor under `new_hash`,
     /// in one transaction conditional on the token being unspent and its session live.
+    ///
+    /// The user's session epoch must still be the token's, checked in the same transaction: a
+    /// password change or reset since the login ends the session ([`Rotation::Revoked`]).
     ///
     /// A token already spent is reuse, and revokes the whole session, with one exception: the
     /// same token presented again within `grace_secs` of its rotation, whose successor is
@@ -614,6 +693,7 @@ impl Store {
                     with_key(refresh_key(new_hash), &next)?,
                     "attribute_not_exists(pk)",
                 )?,
+                self.epoch_check(token.user_id, token.session_epoch)?,
             ];
             match self.transact(items).await {
                 Ok(()) => {
@@ -622,7 +702,10 @@ impl Store {
                         family_expires_at: family_expiry(&token)?,
                     });
                 }
-                Err(failure) if failure.failed_conditions().contains(&1) => {
+                Err(failure)
+                    if failure.failed_conditions().contains(&1)
+                        || failure.failed_conditions().contains(&3) =>
+                {
                     return Ok(Rotation::Revoked);
                 }
                 // Another request spent it first (or is spending it): read it again and decide.
@@ -668,7 +751,8 @@ impl Store {
             let Some(session) = session else {
                 return Ok(Rotation::Unknown);
             };
-            if session.revoked {
+            let epoch = self.user(token.user_id).await?.map(|u| u.session_epoch);
+            if session.revoked || epoch != Some(token.session_epoch) {
                 return Ok(Rotation::Revoked);
             }
             if successor.is_some_and(|s| !s.spent) && session.expires_at > now_secs {
@@ -1180,7 +1264,9 @@ impl Store {
     /// One transaction changes the role on condition that it is still the one read, checks that the
     /// actor is still an admin, moves the admin count (which may not drop below one), and writes the
     /// audit record, so two admins demoting each other at once cannot leave the shop without an admin,
-    /// and a demoted admin's unexpired token changes nothing.
+    /// and a demoted admin's unexpired token changes nothing. When there is nothing to change (no
+    /// such user, or the role is already the one asked), the actor's stored role is still read and
+    /// must be admin, so a demoted admin's token cannot even tell which users exist.
     ///
     /// # Errors
     /// 409 `CONFLICT` if the role keeps changing underneath; 500 on storage failure.
@@ -1194,11 +1280,24 @@ impl Store {
     ) -> Result<RoleChange, ApiError> {
         for attempt in 0..=CONFLICT_RETRIES {
             let Some(user) = self.user(user_id).await? else {
-                return Ok(RoleChange::NoUser);
+                return Ok(if self.is_admin(actor).await? {
+                    RoleChange::NoUser
+                } else {
+                    RoleChange::ActorNotAdmin
+                });
             };
             let previous = user.role;
             if previous == role {
-                return Ok(RoleChange::Done { previous });
+                let actor_is_admin = if actor == user_id {
+                    previous == Role::Admin
+                } else {
+                    self.is_admin(actor).await?
+                };
+                return Ok(if actor_is_admin {
+                    RoleChange::Done { previous }
+                } else {
+                    RoleChange::ActorNotAdmin
+                });
             }
             let change = Update::builder()
                 .table_name(&self.table)
@@ -1276,6 +1375,14 @@ impl Store {
         Err(busy())
     }
 
+    /// Whether `user_id`'s stored role is admin.
+    async fn is_admin(&self, user_id: Uuid) -> Result<bool, ApiError> {
+        Ok(self
+            .user(user_id)
+            .await?
+            .is_some_and(|user| user.role == Role::Admin))
+    }
+
     /// Makes sure the provisioned admin account for `email` exists, creating it with `password_hash`
     /// (and its `UserRegistered` event with `correlation_id`, see [`Store::create_user`]).
     /// Safe to run any number of times: only the run that creates the account publishes. An account
@@ -1316,6 +1423,8 @@ impl Store {
             updated_at: now.to_owned(),
             provisioned: true,
             revision: FIRST_REVISION,
+            email_verified: false,
+            session_epoch: 0,
         };
         match self.create_user(&user, correlation_id).await {
             Ok(()) => Ok(FirstAdmin::Ready(user.id)),
@@ -1356,6 +1465,17 @@ impl Store {
             Err(failure) => Err(failure_to_api("replace a password hash", failure)),
         }
     }
+}
+
+/// The condition that a user item exists at session epoch `epoch` (an item without one is at 0),
+/// and its values.
+fn epoch_condition(epoch: u64) -> (&'static str, Vec<(&'static str, AttributeValue)>) {
+    let condition = if epoch == 0 {
+        "attribute_exists(pk) AND (attribute_not_exists(sessionEpoch) OR sessionEpoch = :epoch)"
+    } else {
+        "sessionEpoch = :epoch"
+    };
+    (condition, vec![(":epoch", n(epoch))])
 }
 
 fn secs(duration: Duration) -> i64 {
@@ -1419,6 +1539,8 @@ mod tests {
             updated_at: "2026-11-30T09:00:00.000Z".into(),
             provisioned: false,
             revision: FIRST_REVISION,
+            email_verified: false,
+            session_epoch: 0,
         }
     }
 

@@ -343,6 +343,10 @@ pub struct Claims {
     pub sub: String,
     /// The user's role at issue time.
     pub role: String,
+    /// Whether the user's email was verified at issue time (the OpenID Connect claim). A token
+    /// without it is taken as unverified.
+    #[serde(default)]
+    pub email_verified: bool,
     /// Unique token id.
     pub jti: String,
     /// Issued at (Unix seconds).
@@ -388,6 +392,8 @@ pub struct Verified {
     pub user_id: Uuid,
     /// The role the token carries.
     pub role: Role,
+    /// Whether the token says the email is verified.
+    pub email_verified: bool,
 }
 
 /// Why a token was rejected. Never shown to clients in detail; logged for operators.
@@ -472,7 +478,8 @@ impl TokenIssuer {
         &self.settings
     }
 
-    /// Issues an access token for `user_id` with `role`, valid from `now` for the configured lifetime.
+    /// Issues an access token for `user_id` with `role` and whether their email is verified,
+    /// valid from `now` for the configured lifetime.
     ///
     /// # Errors
     /// Only if signing fails, which does not happen with a key read by [`SigningKeys`].
@@ -480,6 +487,7 @@ impl TokenIssuer {
         &self,
         user_id: Uuid,
         role: Role,
+        email_verified: bool,
         now: OffsetDateTime,
     ) -> Result<AccessToken, jsonwebtoken::errors::Error> {
         let jti = Uuid::new_v4();
@@ -489,6 +497,7 @@ impl TokenIssuer {
             aud: Audience::One(self.settings.audience.clone()),
             sub: user_id.to_string(),
             role: role.as_str().to_owned(),
+            email_verified,
             jti: jti.to_string(),
             iat: now.unix_timestamp(),
             nbf: Some(now.unix_timestamp()),
@@ -598,7 +607,11 @@ impl TokenVerifier {
         }
         let user_id = Uuid::parse_str(&claims.sub).map_err(|_| TokenError::Subject)?;
         let role = claims.role.parse().map_err(|_| TokenError::Subject)?;
-        Ok(Verified { user_id, role })
+        Ok(Verified {
+            user_id,
+            role,
+            email_verified: claims.email_verified,
+        })
     }
 }
 
@@ -738,16 +751,20 @@ mod tests {
     fn an_issued_token_verifies_and_carries_subject_and_role() {
         let keys = SigningKeys::generate("k1").unwrap();
         let id = Uuid::now_v7();
-        let token = issuer(&keys).issue(id, Role::Seller, NOW).unwrap();
+        let token = issuer(&keys).issue(id, Role::Seller, true, NOW).unwrap();
         assert_eq!(token.expires_at, NOW + Duration::from_secs(900));
         let verified = verifier(&keys).verify(&token.token, NOW).unwrap();
         assert_eq!(
             verified,
             Verified {
                 user_id: id,
-                role: Role::Seller
+                role: Role::Seller,
+                email_verified: true,
             }
         );
+        let claims: serde_json::Value =
+            decode_json(token.token.split('.').nth(1).unwrap()).unwrap();
+        assert_eq!(claims["email_verified"], true);
         let header: serde_json::Value =
             decode_json(token.token.split('.').next().unwrap()).unwrap();
         assert_eq!(
@@ -758,11 +775,31 @@ mod tests {
     }
 
     #[test]
+    fn a_token_without_the_email_verified_claim_is_unverified() {
+        let keys = SigningKeys::generate("k1").unwrap();
+        let mut claims = serde_json::to_value(Claims {
+            iss: settings().issuer,
+            aud: Audience::One(settings().audience),
+            sub: Uuid::now_v7().to_string(),
+            role: "customer".into(),
+            email_verified: true,
+            jti: Uuid::new_v4().to_string(),
+            iat: NOW.unix_timestamp(),
+            nbf: None,
+            exp: NOW.unix_timestamp() + 900,
+        })
+        .unwrap();
+        claims.as_object_mut().unwrap().remove("email_verified");
+        let token = issuer(&keys).sign(&claims).unwrap();
+        assert!(!verifier(&keys).verify(&token, NOW).unwrap().email_verified);
+    }
+
+    #[test]
     fn expiry_and_not_before_allow_only_the_leeway() {
         let keys = SigningKeys::generate("k1").unwrap();
         let verifier = verifier(&keys);
         let token = issuer(&keys)
-            .issue(Uuid::now_v7(), Role::Customer, NOW)
+            .issue(Uuid::now_v7(), Role::Customer, false, NOW)
             .unwrap();
         let at = |secs: i64| NOW + time::Duration::seconds(secs);
         assert!(verifier.verify(&token.token, at(900 + 29)).is_ok());
@@ -825,7 +862,9 @@ mod tests {
             Err(TokenError::UnknownKey)
         );
 
-        let token = issuer.issue(Uuid::now_v7(), Role::Customer, NOW).unwrap();
+        let token = issuer
+            .issue(Uuid::now_v7(), Role::Customer, false, NOW)
+            .unwrap();
         let mut parts: Vec<&str> = token.token.split('.').collect();
         let mut tampered = claims(NOW);
         tampered["role"] = "admin".into();
@@ -867,13 +906,13 @@ mod tests {
     fn a_rotated_set_signs_with_the_new_key_and_still_verifies_older_tokens() {
         let first = SigningKeys::generate("k1").unwrap();
         let old = issuer(&first)
-            .issue(Uuid::now_v7(), Role::Customer, NOW)
+            .issue(Uuid::now_v7(), Role::Customer, false, NOW)
             .unwrap();
         let rotated = first.rotated("k2", KEPT_KEYS).unwrap();
         assert_eq!(rotated.kids(), ["k2", "k1"]);
         assert_eq!(rotated.signing_kid(), "k2");
         let new = issuer(&rotated)
-            .issue(Uuid::now_v7(), Role::Customer, NOW)
+            .issue(Uuid::now_v7(), Role::Customer, false, NOW)
             .unwrap();
         assert!(verifier(&rotated).verify(&old.token, NOW).is_ok());
         assert!(verifier(&rotated).verify(&new.token, NOW).is_ok());

@@ -14,7 +14,7 @@ use crate::{
 pub struct NotificationView {
     /// The event that caused it.
     pub event_id: Uuid,
-    /// That event's type (`OrderConfirmed`, `OrderShipped`, …).
+    /// That event's type (`OrderConfirmed`, `OrderShipped`, `PasswordResetRequested`, …).
     pub event_type: String,
     /// `EMAIL` or `SMS`.
     pub channel: Channel,
@@ -26,8 +26,10 @@ pub struct NotificationView {
     /// The email's subject (absent for SMS).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    /// The order it is about.
-    pub order_id: Uuid,
+    /// The order it is about (absent for account emails: email verification, password reset
+    /// and change).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<Uuid>,
     /// `SENDING`, `SENT`, `FAILED` or `UNCONFIRMED`.
     pub status: DeliveryStatus,
     /// The provider's message id, once sent.

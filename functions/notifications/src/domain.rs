@@ -1,5 +1,7 @@
-//! What the service knows: the notices an event asks for, the channels, and the states of a
-//! delivery.
+//! What the service knows: the notices an event asks for (order notices here, account emails in
+//! [`account`]), the channels, and the states of a delivery.
+
+pub mod account;
 
 use serde::{Deserialize, Serialize};
 use shared::{
@@ -122,7 +124,33 @@ pub const NOTIFIED_EVENTS: &[&str] = &[
     "OrderShipped",
     "OrderDelivered",
     "PaymentRefunded",
+    "EmailVerificationRequested",
+    "RegistrationAttempted",
+    "PasswordResetRequested",
+    "PasswordChanged",
 ];
+
+/// What an event asks the service to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// A notice about an order: by email to the contact projection's address, and by SMS when
+    /// the user opted in.
+    Order(Notice),
+    /// An account email: to the address in the event, by email only.
+    Account(account::AccountNotice),
+}
+
+/// What `event` asks the service to send.
+///
+/// # Errors
+/// [`Failure::Poison`] for a type or version this service does not know, or data that does not
+/// fit its type.
+pub fn request(event: &RawEnvelope) -> Result<Request, Failure> {
+    match account::notice(event)? {
+        Some(account) => Ok(Request::Account(account)),
+        None => notice(event).map(Request::Order),
+    }
+}
 
 /// The notice `event` asks for.
 ///
@@ -388,6 +416,26 @@ mod tests {
                 case.version
             );
         }
+    }
+
+    #[test]
+    fn account_events_ask_for_account_emails_and_order_events_for_order_notices() {
+        let user = Uuid::now_v7();
+        let attempted = event(
+            "RegistrationAttempted",
+            json!({"userId": user, "email": "a@example.com"}),
+        );
+        assert!(matches!(
+            request(&attempted),
+            Ok(Request::Account(notice)) if notice.user_id == user
+        ));
+        let delivered = event("OrderDelivered", json!({"orderId": user, "userId": user}));
+        assert!(matches!(
+            request(&delivered),
+            Ok(Request::Order(notice)) if notice.template == "order_delivered"
+        ));
+        let unknown = event("UserRegistered", json!({"userId": user}));
+        assert!(matches!(request(&unknown), Err(Failure::Poison(_))));
     }
 
     #[test]

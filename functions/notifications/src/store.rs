@@ -16,6 +16,10 @@
 //! reached ([`Store::release`]). Event ids are UUIDv7, so a user's deliveries sort by time, and
 //! `GET /v1/notifications` reads them newest first from the user's partition.
 //!
+//! Account emails (email verification, password reset and change) are deliveries of the same
+//! kind, without an order. A delivery keeps the template, subject and recipient, never the
+//! message's body: the links of account emails carry single-use tokens, which are not stored.
+//!
 //! Deliveries expire (TTL `expiresAt`) after [`DELIVERY_RETENTION`].
 
 use std::time::Duration;
@@ -103,8 +107,9 @@ pub struct Delivery {
     /// The email's subject (none for SMS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
-    /// The order it is about.
-    pub order_id: Uuid,
+    /// The order it is about (none for account emails).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<Uuid>,
     /// Where it stands.
     pub status: DeliveryStatus,
     /// The provider's message id, once sent.

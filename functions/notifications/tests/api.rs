@@ -1,8 +1,9 @@
 //! Notifications through the local stack: what each order and payment event sends (read back
-//! from the emulator's mailbox), the contact projection the identity events keep, deduplication
-//! per event and channel, poison messages, and `GET /v1/notifications`. The tests share one stack
-//! whose queues run 20 times faster (visibility timeouts), so retries and dead-lettering take
-//! seconds.
+//! from the emulator's mailbox), the account emails of the identity events (verification,
+//! registration attempt, password reset and change), the contact projection the identity events
+//! keep, deduplication per event and channel, poison messages, and `GET /v1/notifications`. The
+//! tests share one stack whose queues run 20 times faster (visibility timeouts), so retries and
+//! dead-lettering take seconds.
 
 // Helpers outside the test functions fail the test on a setup error too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -617,15 +618,20 @@ async fn poison_messages_reach_the_dead_letter_queue_and_the_good_ones_of_their_
     future["version"] = json!(2);
     let mut missing = order_delivered(&buyer.id);
     missing["data"] = json!({"orderId": Uuid::now_v7()});
+    let tokenless = account_event(
+        "PasswordResetRequested",
+        json!({"userId": buyer.id, "email": buyer.email, "expiresAt": in_minutes(30)}),
+    );
     let marker = format!("poison-{}", Uuid::new_v4().simple());
     let bodies = [
         format!("{{\"not json\": {marker}"),
         unknown.to_string(),
         future.to_string(),
         missing.to_string(),
+        tokenless.to_string(),
         good.to_string(),
     ];
-    let poison_ids: Vec<String> = [&unknown, &future, &missing]
+    let poison_ids: Vec<String> = [&unknown, &future, &missing, &tokenless]
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_owned())
         .collect();
@@ -649,7 +655,7 @@ async fn poison_messages_reach_the_dead_letter_queue_and_the_good_ones_of_their_
     let order = good["data"]["orderId"].as_str().unwrap();
     assert_eq!(emails_now(shop.stack, &buyer.email, order).await.len(), 1);
 
-    // The four poison messages end in the dead-letter queue after five deliveries each.
+    // The five poison messages end in the dead-letter queue after five deliveries each.
     let dead_letters = queue_url(shop.stack, "NotificationEventsDeadLetters");
     let found = std::sync::Mutex::new(Vec::<String>::new());
     eventually(
@@ -672,7 +678,7 @@ async fn poison_messages_reach_the_dead_letter_queue_and_the_good_ones_of_their_
                     found.push(body.to_owned());
                 }
             }
-            (found.len() == 4).then_some(())
+            (found.len() == 5).then_some(())
         },
     )
     .await
@@ -732,8 +738,14 @@ async fn the_delivery_log_is_the_callers_own_newest_first_and_paginated() {
     )
     .await;
     assert_eq!(next.json()["items"][0]["eventId"], events[0]["id"]);
-    // Another user's list is their own, and the buyer's cursor means nothing to them.
-    assert!(deliveries(shop.stack, &other).await.is_empty());
+    // Another user's list is their own (their account emails at most), and the buyer's cursor
+    // means nothing to them.
+    let theirs = deliveries(shop.stack, &other).await;
+    assert!(
+        theirs.iter().all(|d| d["recipient"] == other.email.as_str()
+            && events.iter().all(|e| d["eventId"] != e["id"])),
+        "{theirs:?}"
+    );
     let stolen = send(
         shop.stack,
         Method::GET,
@@ -760,4 +772,347 @@ async fn the_delivery_log_is_the_callers_own_newest_first_and_paginated() {
     }
     let anonymous = send(shop.stack, Method::GET, "/v1/notifications", None, None).await;
     assert_eq!(anonymous.status, 401);
+}
+
+/// The shop's web address the stack gives the consumer (the template's default `ShopUrl`).
+const SHOP_URL: &str = "https://shop.example";
+
+/// A fresh 43-character base64url token, like the identity service's.
+fn fresh_token() -> String {
+    let random = format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple());
+    format!("Tk-_{}", &random[..39])
+}
+
+/// A fresh address no account has.
+fn fresh_address(what: &str) -> String {
+    format!("{what}-{}@storefront.test", Uuid::new_v4().simple())
+}
+
+/// RFC 3339 `minutes` from now (in the past when negative).
+fn in_minutes(minutes: i64) -> String {
+    shared::time::to_rfc3339(shared::time::now() + time::Duration::minutes(minutes))
+}
+
+/// An identity event envelope of `event_type` with `data`, occurring now.
+fn account_event(event_type: &str, data: Value) -> Value {
+    json!({"id": Uuid::now_v7(), "type": event_type, "version": 1,
+           "occurredAt": shared::time::now_rfc3339(), "correlationId": "account-test",
+           "data": data})
+}
+
+/// Publishes `event` and checks that the topic saw it valid against its schema.
+async fn publish_valid(stack: &SharedStack, event: &Value) {
+    publish(stack, event).await;
+    let problems = eventually(WAIT, "the topic to see the event", || async {
+        stack
+            .events()
+            .events()
+            .into_iter()
+            .find(|seen| seen.event["id"] == event["id"])
+            .map(|seen| seen.problems)
+    })
+    .await
+    .unwrap();
+    assert!(problems.is_empty(), "{}: {problems:?}", event["type"]);
+}
+
+/// The delivery log entries of `user` for `event_id`, read from the table, once one is settled
+/// (no longer `SENDING`).
+async fn settled_deliveries(
+    stack: &SharedStack,
+    user: &str,
+    event_id: &str,
+) -> Vec<notifications::store::Delivery> {
+    let store = store(stack);
+    let user: Uuid = user.parse().unwrap();
+    let event_id: Uuid = event_id.parse().unwrap();
+    eventually(WAIT, "the delivery to be settled", || {
+        let store = store.clone();
+        async move {
+            let found: Vec<_> = store
+                .deliveries(user, 100, None)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(|d| d.event_id == event_id)
+                .collect();
+            found
+                .iter()
+                .any(|d| d.status != notifications::domain::DeliveryStatus::Sending)
+                .then_some(found)
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_verification_email_goes_to_the_address_in_the_event_with_its_link_and_expiry() {
+    let shop = shop().await;
+    // A user the contact projection does not know: the email goes to the event's address.
+    let user = Uuid::now_v7().to_string();
+    let address = fresh_address("verify");
+    let token = fresh_token();
+    let expires = in_minutes(24 * 60);
+    let event = account_event(
+        "EmailVerificationRequested",
+        json!({"userId": user, "email": address, "name": "<script>alert('x')</script> & Co",
+               "token": token, "expiresAt": expires}),
+    );
+    publish_valid(shop.stack, &event).await;
+
+    let email = emails(shop.stack, &address, &token, 1).await.remove(0);
+    assert_eq!(email.subject, "Confirm your email address for Test Shop");
+    let link = format!("{SHOP_URL}/account/verify-email?token={token}");
+    assert!(email.text.contains(&link), "{}", email.text);
+    let expiry =
+        notifications::domain::account::human_time(shared::time::parse_rfc3339(&expires).unwrap());
+    assert!(
+        email.text.contains(&format!("it expires on {expiry}.")),
+        "{}",
+        email.text
+    );
+    assert!(
+        email
+            .text
+            .contains("If you did not create an account at Test Shop, ignore this email.")
+    );
+    assert!(
+        email
+            .text
+            .starts_with("Hello <script>alert('x')</script> & Co,"),
+        "{}",
+        email.text
+    );
+    assert!(!email.html.contains("<script>"), "{}", email.html);
+    assert!(
+        email
+            .html
+            .contains("Hello &lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt; &amp; Co,"),
+        "{}",
+        email.html
+    );
+    assert!(
+        email
+            .html
+            .contains(&format!("account&#x2f;verify-email?token={token}\"")),
+        "{}",
+        email.html
+    );
+
+    let log = settled_deliveries(shop.stack, &user, event["id"].as_str().unwrap()).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    let delivery = &log[0];
+    assert_eq!(delivery.status, notifications::domain::DeliveryStatus::Sent);
+    assert_eq!(delivery.channel, notifications::domain::Channel::Email);
+    assert_eq!(delivery.recipient, address);
+    assert_eq!(delivery.template, "verify_email");
+    assert_eq!(delivery.subject.as_deref(), Some(email.subject.as_str()));
+    assert_eq!(delivery.order_id, None);
+    assert_eq!(
+        delivery.provider_message_id.as_deref(),
+        Some(email.message_id.as_str())
+    );
+    assert!(
+        !serde_json::to_string(delivery).unwrap().contains(&token),
+        "the log never keeps the token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_attempt_to_register_a_taken_address_tells_its_owner_with_no_link_to_verify() {
+    let shop = shop().await;
+    let user = Uuid::now_v7().to_string();
+    let address = fresh_address("taken");
+    let event = account_event(
+        "RegistrationAttempted",
+        json!({"userId": user, "email": address, "name": "Grace"}),
+    );
+    publish_valid(shop.stack, &event).await;
+
+    let email = emails(shop.stack, &address, "forgot-password", 1)
+        .await
+        .remove(0);
+    assert_eq!(
+        email.subject,
+        "Someone tried to create a Test Shop account with your email address"
+    );
+    assert!(email.text.starts_with("Hello Grace,"), "{}", email.text);
+    assert!(
+        email.text.contains(&format!(
+            "Someone tried to create a Test Shop account with this email address ({address}). You already have an account with it"
+        )),
+        "{}",
+        email.text
+    );
+    assert!(
+        email
+            .text
+            .contains(&format!("{SHOP_URL}/account/forgot-password")),
+        "{}",
+        email.text
+    );
+    for part in [&email.text, &email.html] {
+        assert!(!part.contains("token="), "{part}");
+        assert!(!part.contains("verify-email"), "{part}");
+    }
+    let log = settled_deliveries(shop.stack, &user, event["id"].as_str().unwrap()).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].template, "account_exists");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_reset_is_emailed_with_its_link_and_never_texted_to_an_opted_in_user() {
+    let shop = shop().await;
+    let phone = "+14155550131";
+    let user = opted_in(shop, phone).await;
+    let token = fresh_token();
+    let expires = in_minutes(30);
+    let event = account_event(
+        "PasswordResetRequested",
+        json!({"userId": user.id, "email": user.email, "name": "Ada <Lovelace>",
+               "token": token, "expiresAt": expires}),
+    );
+    publish_valid(shop.stack, &event).await;
+
+    let email = emails(shop.stack, &user.email, &token, 1).await.remove(0);
+    assert_eq!(email.subject, "Reset your Test Shop password");
+    assert!(
+        email
+            .text
+            .contains(&format!("{SHOP_URL}/account/reset-password?token={token}")),
+        "{}",
+        email.text
+    );
+    let expiry =
+        notifications::domain::account::human_time(shared::time::parse_rfc3339(&expires).unwrap());
+    assert!(
+        email.text.contains(&format!(
+            "The link works once, for 30 minutes: it expires on {expiry}."
+        )),
+        "{}",
+        email.text
+    );
+    assert!(email.text.contains(
+        "If you did not ask for a password reset, ignore this email: your password stays as it is."
+    ));
+    assert!(email.html.contains("Hello Ada &lt;Lovelace&gt;,"));
+
+    // The caller's list shows it, without an order and without the token; email only.
+    let id = event["id"].as_str().unwrap();
+    let log = delivered(shop.stack, &user, id).await;
+    assert_eq!(log.len(), 1, "no SMS: {log:?}");
+    let entry = &log[0];
+    assert_eq!(entry["eventType"], "PasswordResetRequested");
+    assert_eq!(entry["template"], "password_reset");
+    assert_eq!(entry["channel"], "EMAIL");
+    assert_eq!(entry["recipient"], user.email.as_str());
+    assert_eq!(entry["subject"], email.subject.as_str());
+    assert_eq!(entry["correlationId"], "account-test");
+    assert!(entry.get("orderId").is_none(), "{entry}");
+    assert!(!entry.to_string().contains(&token), "{entry}");
+    assert!(
+        sms_now(shop.stack, phone).await.is_empty(),
+        "an account email never goes by SMS"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_change_is_told_with_when_and_how_and_a_way_to_reset() {
+    let shop = shop().await;
+    let phone = "+14155550132";
+    let user = opted_in(shop, phone).await;
+    let event = account_event(
+        "PasswordChanged",
+        json!({"userId": user.id, "email": user.email, "how": "RESET",
+               "at": "2026-11-30T09:05:00.000Z"}),
+    );
+    publish_valid(shop.stack, &event).await;
+
+    let email = emails(shop.stack, &user.email, "was reset with a link", 1)
+        .await
+        .remove(0);
+    assert_eq!(email.subject, "Your Test Shop password was changed");
+    assert!(
+        email.text.contains(&format!(
+            "The password of your Test Shop account ({}) was reset with a link sent to this email address on 30 November 2026, 09:05 UTC.",
+            user.email
+        )),
+        "{}",
+        email.text
+    );
+    assert!(
+        email.text.contains(&format!(
+            "If this was not you, reset your password now:\n\n{SHOP_URL}/account/forgot-password"
+        )),
+        "{}",
+        email.text
+    );
+    let log = delivered(shop.stack, &user, event["id"].as_str().unwrap()).await;
+    assert_eq!(log.len(), 1, "no SMS: {log:?}");
+    assert_eq!(log[0]["template"], "password_changed");
+    assert!(sms_now(shop.stack, phone).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_account_event_delivered_twice_sends_one_email() {
+    let shop = shop().await;
+    let user = Uuid::now_v7().to_string();
+    let address = fresh_address("twice");
+    let token = fresh_token();
+    let event = account_event(
+        "PasswordResetRequested",
+        json!({"userId": user, "email": address, "token": token, "expiresAt": in_minutes(30)}),
+    );
+    // Two copies at once, then one more after the first was sent.
+    futures::future::join_all((0..2).map(|_| publish(shop.stack, &event))).await;
+    emails(shop.stack, &address, &token, 1).await;
+    settled_deliveries(shop.stack, &user, event["id"].as_str().unwrap()).await;
+    publish(shop.stack, &event).await;
+    drained(
+        shop.stack,
+        &queue_url(shop.stack, "NotificationEventsQueue"),
+    )
+    .await;
+    assert_eq!(emails_now(shop.stack, &address, &token).await.len(), 1);
+    let log = settled_deliveries(shop.stack, &user, event["id"].as_str().unwrap()).await;
+    assert_eq!(log.len(), 1, "{log:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reset_link_that_expired_before_sending_is_not_sent_and_the_log_says_why() {
+    let shop = shop().await;
+    let user = customer(shop).await;
+    let token = fresh_token();
+    let mut event = account_event(
+        "PasswordResetRequested",
+        json!({"userId": user.id, "email": user.email, "token": token,
+               "expiresAt": in_minutes(-1)}),
+    );
+    // Asked 31 minutes ago; the queue was stuck until now.
+    event["occurredAt"] = json!(in_minutes(-31));
+    publish_valid(shop.stack, &event).await;
+
+    let id = event["id"].as_str().unwrap();
+    let entry = eventually(WAIT, "the expired delivery in the log", || async {
+        deliveries(shop.stack, &user)
+            .await
+            .into_iter()
+            .find(|d| d["eventId"] == id && d["status"] == "FAILED")
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        entry["error"],
+        notifications::handlers::order_events::EXPIRED,
+        "{entry}"
+    );
+    assert_eq!(entry["template"], "password_reset");
+    drained(
+        shop.stack,
+        &queue_url(shop.stack, "NotificationEventsQueue"),
+    )
+    .await;
+    assert!(emails_now(shop.stack, &user.email, &token).await.is_empty());
 }

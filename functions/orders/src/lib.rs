@@ -77,11 +77,14 @@ pub struct Checkout {
     /// How long the saga waits for an asynchronous payment (`PAYMENT_TIMEOUT_SECONDS`,
     /// default 900).
     pub payment_timeout_secs: u32,
+    /// Whether placing an order needs a verified email (`REQUIRE_VERIFIED_EMAIL`, default false;
+    /// the template turns it on in the prod stage).
+    pub require_verified_email: bool,
 }
 
 impl Checkout {
-    /// Builds the state from [`Orders::from_env`]'s variables, `STATE_MACHINE_ARN` and
-    /// `PAYMENT_TIMEOUT_SECONDS`.
+    /// Builds the state from [`Orders::from_env`]'s variables, `STATE_MACHINE_ARN`,
+    /// `PAYMENT_TIMEOUT_SECONDS` and `REQUIRE_VERIFIED_EMAIL`.
     ///
     /// # Errors
     /// A missing or malformed variable.
@@ -100,6 +103,7 @@ impl Checkout {
                 }
                 seconds => seconds,
             },
+            require_verified_email: env.flag("REQUIRE_VERIFIED_EMAIL", false)?,
         })
     }
 }

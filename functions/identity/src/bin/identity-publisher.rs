@@ -1,5 +1,6 @@
 //! Lambda function `identity-publisher`: publishes the identity table's outbox events
-//! (`UserRegistered`, `UserChanged`; its stream) to the domain-events topic.
+//! (`UserRegistered`, `UserChanged` and the account emails' events; its stream) to the
+//! domain-events topic.
 
 use lambda_http::Error;
 use shared::{outbox, telemetry};

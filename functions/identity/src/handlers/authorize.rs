@@ -1,7 +1,8 @@
 //! The HTTP API's Lambda authorizer (REQUEST type, payload 2.0, simple responses).
 //!
 //! It reads `Authorization: Bearer <jwt>`, verifies the token ([`crate::tokens`]) and answers
-//! `{"isAuthorized": true, "context": {"userId": …, "role": …}}`, which API Gateway caches per
+//! `{"isAuthorized": true, "context": {"userId": …, "role": …, "emailVerified": …}}` (the last a
+//! JSON boolean from the token's `email_verified` claim, false when it has none), which API Gateway caches per
 //! `Authorization` value for the TTL in the template and hands to the route's function
 //! ([`shared::auth::Caller`] reads it there). Anything else answers `{"isAuthorized": false}`, which
 //! API Gateway turns into its own 403; a request without the header never reaches the authorizer
@@ -18,7 +19,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use shared::{
-    auth::{CONTEXT_ROLE, CONTEXT_USER_ID},
+    auth::{CONTEXT_EMAIL_VERIFIED, CONTEXT_ROLE, CONTEXT_USER_ID},
     config::Env,
 };
 use time::OffsetDateTime;
@@ -178,6 +179,7 @@ pub fn authorize(tokens: &TokenVerifier, event: &Value, now: OffsetDateTime) -> 
             context: Some(serde_json::json!({
                 CONTEXT_USER_ID: verified.user_id.to_string(),
                 CONTEXT_ROLE: verified.role.as_str(),
+                CONTEXT_EMAIL_VERIFIED: verified.email_verified,
             })),
         },
         Err(reason) => {
@@ -225,7 +227,7 @@ mod tests {
         let (issuer, tokens) = keys();
         let now = shared::time::now();
         let id = Uuid::now_v7();
-        let token = issuer.issue(id, Role::Admin, now).unwrap().token;
+        let token = issuer.issue(id, Role::Admin, true, now).unwrap().token;
         let mut event: Value =
             serde_json::from_str(include_str!("../../../../events/authorizer.json")).unwrap();
         event["identitySource"] = serde_json::json!([format!("Bearer {token}")]);
@@ -233,7 +235,9 @@ mod tests {
         assert!(answer.is_authorized);
         assert_eq!(
             answer.context,
-            Some(serde_json::json!({"userId": id.to_string(), "role": "admin"}))
+            Some(
+                serde_json::json!({"userId": id.to_string(), "role": "admin", "emailVerified": true})
+            )
         );
     }
 
@@ -262,7 +266,7 @@ mod tests {
         let authorizer = Authorizer::new(tokens);
         let (stranger, _) = keys();
         let token = stranger
-            .issue(Uuid::now_v7(), Role::Admin, shared::time::now())
+            .issue(Uuid::now_v7(), Role::Admin, false, shared::time::now())
             .unwrap()
             .token;
         let event = serde_json::json!({"identitySource": [format!("Bearer {token}")]});

@@ -7,6 +7,10 @@
 //! request's `RequestId` as correlation id), and reports to CloudFormation through the request's
 //! `ResponseURL`. An account someone registered with that email is never promoted: the resource
 //! fails instead. Delete keeps the account: people's data outlives stacks.
+//!
+//! An admin that already exists needs no password, so the secret is read only to create one. That
+//! keeps later deployments working once the admin has changed their password and the secret holds
+//! the note that retired it ([`crate::initial_password`]).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,6 +18,7 @@ use serde_json::Value;
 use crate::{
     domain::{Email, Password},
     handlers::custom_resource::{self, CustomResourceError, HttpsClient, Made},
+    initial_password::is_retired,
     password::Hasher,
     store::{FirstAdmin, Store},
 };
@@ -52,7 +57,8 @@ pub async fn handle(state: &Bootstrap, event: Value) -> Result<&'static str, Cus
     custom_resource::run(&state.http, event, "first-admin", async |request| {
         let properties = Properties::deserialize(&request.resource_properties)
             .map_err(|e| format!("the properties are not valid: {e}"))?;
-        let physical_id = create_admin(state, &properties, &request.request_id).await?;
+        // Boxed: the whole future is too deep for the compiler's layout of the binary's main.
+        let physical_id = Box::pin(create_admin(state, &properties, &request.request_id)).await?;
         Ok(Made {
             physical_id,
             data: Value::Object(serde_json::Map::new()),
@@ -75,6 +81,14 @@ async fn create_admin(
         .password_secret_arn
         .as_deref()
         .ok_or("the PasswordSecretArn property is required")?;
+    let existing = state
+        .store
+        .user_by_email(email.as_str())
+        .await
+        .map_err(|e| format!("look for the admin: {}", shared::error::cause_chain(&e)))?;
+    if let Some(user) = existing {
+        return admin_ready(&email, user.provisioned, user.id);
+    }
     let secret = state
         .secrets
         .get_secret_value()
@@ -96,6 +110,13 @@ async fn create_admin(
             .to_owned(),
         _ => raw.to_owned(),
     };
+    if is_retired(&password) {
+        return Err(format!(
+            "the initial password secret was retired (the admin changed it), yet {} has no account; \
+             put a new initial password into the secret and deploy again",
+            email.as_str()
+        ));
+    }
     let password =
         Password::parse(&password).map_err(|e| format!("the initial password {}", e.message))?;
     let hasher = state.hasher.clone();
@@ -118,13 +139,22 @@ async fn create_admin(
         )
         .await
         .map_err(|e| format!("create the admin: {}", shared::error::cause_chain(&e)))?;
-    let FirstAdmin::Ready(user_id) = outcome else {
+    match outcome {
+        FirstAdmin::Ready(user_id) => admin_ready(&email, true, user_id),
+        FirstAdmin::EmailTaken => admin_ready(&email, false, uuid::Uuid::nil()),
+    }
+}
+
+/// The resource's physical id when the account of `email` is the provisioned admin; a failure
+/// when someone registered it.
+fn admin_ready(email: &Email, provisioned: bool, user_id: uuid::Uuid) -> Result<String, String> {
+    if !provisioned {
         return Err(format!(
             "{} already has an account that was registered, not provisioned; it is not made an \
              admin. Choose another AdminEmail, or have an admin change that account's role.",
             email.as_str()
         ));
-    };
+    }
     tracing::info!(%user_id, "first admin ready");
     Ok(format!("first-admin/{}", email.as_str()))
 }

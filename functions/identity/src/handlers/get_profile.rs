@@ -29,11 +29,12 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(&req)?;
-    let user = store
-        .user(caller.user_id)
+    // A projected read: this function may not read the password hash (see its IAM policy).
+    let profile = store
+        .profile(caller.user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such user."))?;
-    http::ok(ctx, &ProfileView::from(&user))
+    http::ok(ctx, &ProfileView::from(&profile))
 }
 
 #[cfg(test)]

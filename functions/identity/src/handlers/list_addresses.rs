@@ -30,15 +30,17 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(&req)?;
-    let (user, mut addresses) = store
-        .user_with_addresses(caller.user_id)
+    // A projected read: this function may not read the password hash (see its IAM policy).
+    let mut book = store
+        .address_book(caller.user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such user."))?;
-    addresses.sort_by_key(|a| a.id);
+    book.addresses.sort_by_key(|a| a.id);
     let page = Page {
-        items: addresses
+        items: book
+            .addresses
             .iter()
-            .map(|a| AddressView::new(a, user.default_address_id))
+            .map(|a| AddressView::new(a, book.default_address_id))
             .collect(),
         next_cursor: None,
     };

@@ -4,7 +4,6 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use shared::{
     ApiError, RequestContext,
-    auth::Role,
     error::Context as _,
     http,
     metrics::{self, Business},
@@ -17,7 +16,7 @@ use crate::{
     domain::{Email, PASSWORD_MAX_CHARS},
     handlers::views::{TokenPair, TokenUser},
     lockout,
-    store::Attempt,
+    store::{Attempt, User},
     tokens::{self, TokenIssuer},
 };
 
@@ -36,9 +35,9 @@ fn invalid_credentials() -> ApiError {
     ApiError::unauthorized("The email or password is incorrect.").with_code("INVALID_CREDENTIALS")
 }
 
-/// Answers 200 with a [`TokenPair`]; 401 `INVALID_CREDENTIALS` for a wrong email or password (same
-/// body, similar time: an unknown email still costs one password hash); 429 with `Retry-After` while
-/// the email is locked after repeated failures.
+/// Answers 200 with a [`TokenPair`] (and `Cache-Control: no-store`); 401 `INVALID_CREDENTIALS` for
+/// a wrong email or password (same body, similar time: an unknown email still costs one password
+/// hash); 429 with `Retry-After` while the email is locked after repeated failures.
 ///
 /// # Errors
 /// As above; 400 for a malformed body; 500 on storage failure.
@@ -117,10 +116,13 @@ pub async fn handle(
     if accounts.hasher.needs_rehash(&user.password_hash) {
         rehash(accounts, &user.password_hash, user.id, password).await;
     }
-    let pair = open_session(issuing, user.id, email.as_str(), &source, user.role, now).await?;
+    let Some(pair) = open_session(issuing, &user, email.as_str(), &source, now).await? else {
+        tracing::info!("login raced a password change");
+        return Err(invalid_credentials());
+    };
     tracing::info!(user_id = %user.id, "user logged in");
     metrics::count(Business::Logins);
-    http::ok(ctx, &pair)
+    token_answer(ctx, &pair)
 }
 
 /// Stores a hash of `password` at the current cost in place of `old`. A failure only costs the next
@@ -142,52 +144,53 @@ async fn rehash(accounts: &Accounts, old: &str, user_id: Uuid, password: String)
     }
 }
 
-/// Starts a session for `user_id`, who logged in as `email`: a new refresh-token family, the
-/// email's failed attempts forgotten, and a first access token.
+/// Starts a session for `user` (as read before the password check), who logged in as `email`: a
+/// new refresh-token family, the email's failed attempts forgotten, and a first access token.
+/// `None` when the password changed meanwhile.
 async fn open_session(
     issuing: &Issuing,
-    user_id: Uuid,
+    user: &User,
     email: &str,
     source: &str,
-    role: Role,
     now: OffsetDateTime,
-) -> Result<TokenPair, ApiError> {
+) -> Result<Option<TokenPair>, ApiError> {
     let accounts = &issuing.accounts;
     let refresh_token = tokens::new_refresh_token();
-    // Stored in whole seconds: answer the same instant a refresh will.
-    let session_ends = now + accounts.session_ttl;
-    let session_ends = session_ends.replace_nanosecond(0).unwrap_or(session_ends);
-    accounts
+    let session_ends = session_end(accounts, now);
+    let started = accounts
         .store
         .start_session(
-            user_id,
+            user,
             email,
             source,
             &tokens::refresh_token_hash(&refresh_token),
             session_ends,
         )
         .await?;
-    token_pair(
-        &issuing.tokens,
-        user_id,
-        role,
-        refresh_token,
-        session_ends,
-        now,
-    )
+    if started.is_none() {
+        return Ok(None);
+    }
+    token_pair(&issuing.tokens, user, refresh_token, session_ends, now).map(Some)
 }
 
-/// The answer carrying a new access token and `refresh_token`.
+/// When a new session started at `now` ends: in whole seconds, the instant a refresh answers too.
+pub(crate) fn session_end(accounts: &Accounts, now: OffsetDateTime) -> OffsetDateTime {
+    let ends = now + accounts.session_ttl;
+    ends.replace_nanosecond(0).unwrap_or(ends)
+}
+
+/// The answer carrying a new access token for `user` (with their current role and email
+/// verification) and `refresh_token`.
 pub(crate) fn token_pair(
     tokens: &TokenIssuer,
-    user_id: Uuid,
-    role: Role,
+    user: &User,
     refresh_token: String,
     session_ends: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<TokenPair, ApiError> {
+    let (user_id, role) = (user.id, user.role);
     let access = tokens
-        .issue(user_id, role, now)
+        .issue(user_id, role, user.email_verified, now)
         .context("sign an access token")?;
     Ok(TokenPair {
         access_token: access.token,
@@ -199,10 +202,68 @@ pub(crate) fn token_pair(
     })
 }
 
+/// 200 with `pair`, and `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749, 5.1): no
+/// cache, shared or private, may keep an answer that carries tokens.
+pub(crate) fn token_answer(
+    ctx: &RequestContext,
+    pair: &TokenPair,
+) -> Result<Response<Body>, ApiError> {
+    let mut response = http::ok(ctx, pair)?;
+    let headers = response.headers_mut();
+    headers.insert(
+        lambda_http::http::header::CACHE_CONTROL,
+        lambda_http::http::HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        lambda_http::http::header::PRAGMA,
+        lambda_http::http::HeaderValue::from_static("no-cache"),
+    );
+    Ok(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::handlers::samples;
+    use shared::auth::Role;
+
+    #[test]
+    fn token_answers_are_never_cached() {
+        let keys = crate::tokens::SigningKeys::generate("k1").unwrap();
+        let issuer = TokenIssuer::new(
+            &keys,
+            crate::tokens::TokenSettings {
+                issuer: "https://storefront.test".into(),
+                audience: "storefront-api".into(),
+                access_ttl: std::time::Duration::from_secs(900),
+            },
+        )
+        .unwrap();
+        let now = shared::time::now();
+        let user = User {
+            id: Uuid::now_v7(),
+            email: "ada@example.com".into(),
+            password_hash: String::new(),
+            role: Role::Customer,
+            name: None,
+            phone: None,
+            marketing_opt_in: false,
+            sms_opt_in: false,
+            address_count: 0,
+            default_address_id: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            provisioned: false,
+            revision: 1,
+            email_verified: true,
+            session_epoch: 3,
+        };
+        let pair = token_pair(&issuer, &user, tokens::new_refresh_token(), now, now).unwrap();
+        let response = token_answer(&RequestContext::new("r", "c"), &pair).unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.headers()["pragma"], "no-cache");
+    }
 
     #[test]
     fn the_sample_event_is_a_login() {

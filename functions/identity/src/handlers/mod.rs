@@ -2,6 +2,8 @@
 
 pub mod authorize;
 pub mod bootstrap_admin;
+pub mod change_password;
+pub mod confirm_password_reset;
 pub mod create_address;
 pub mod custom_resource;
 pub mod delete_address;
@@ -13,9 +15,11 @@ pub mod login;
 pub mod logout;
 pub mod refresh;
 pub mod register;
+pub mod request_password_reset;
 pub mod set_user_role;
 pub mod update_address;
 pub mod update_profile;
+pub mod verify_email;
 pub mod views;
 
 use shared::http::id_in_path;
@@ -36,5 +40,9 @@ pub(crate) mod samples {
         update_address => "update-address.json",
         delete_address => "delete-address.json",
         set_user_role => "set-user-role.json",
+        change_password => "change-password.json",
+        request_password_reset => "request-password-reset.json",
+        confirm_password_reset => "confirm-password-reset.json",
+        verify_email => "verify-email.json",
     }
 }

@@ -10,7 +10,7 @@ use shared::{
 
 use crate::{
     Issuing, StartError,
-    handlers::login::token_pair,
+    handlers::login::{token_answer, token_pair},
     store::Rotation,
     tokens::{SuccessorKey, looks_like_refresh_token, refresh_token_hash, successor_token},
 };
@@ -64,11 +64,13 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// Answers 200 with a new token pair. Each refresh token works once: presenting a spent one revokes the
+/// Answers 200 with a new token pair (and `Cache-Control: no-store`); the access token carries the
+/// user's role and email verification as they are now. Each refresh token works once: presenting a spent one revokes the
 /// whole session (every token of that login) and answers 401 `REFRESH_TOKEN_REUSED`, except within a
 /// few seconds of its rotation while its successor is unused, when it gets the same successor
 /// again (a client retrying a refresh whose answer it lost keeps its session). Unknown or expired
-/// tokens get 401 `INVALID_REFRESH_TOKEN`, revoked sessions 401 `SESSION_REVOKED`.
+/// tokens get 401 `INVALID_REFRESH_TOKEN`, revoked sessions 401 `SESSION_REVOKED` (also every
+/// session opened before a password change or reset).
 ///
 /// # Errors
 /// As above; 400 for a malformed body; 500 on storage failure.
@@ -124,19 +126,19 @@ pub async fn handle(
             if matches!(rotation, Rotation::Replayed { .. }) {
                 tracing::info!(%user_id, "refresh retried within the grace: same successor");
             }
-            // The role may have changed since the login: tokens carry the current one.
+            // The role and the email's verification may have changed since the login: tokens
+            // carry the current ones.
             let Some(user) = accounts.store.user(user_id).await? else {
                 return Err(invalid());
             };
             let pair = token_pair(
                 &refresher.issuing.tokens,
-                user.id,
-                user.role,
+                &user,
                 next,
                 family_expires_at,
                 now,
             )?;
-            http::ok(ctx, &pair)
+            token_answer(ctx, &pair)
         }
         Rotation::Unknown => Err(invalid()),
         Rotation::Revoked => Err(

@@ -1,6 +1,13 @@
 //! `POST /v1/auth/register`: creates a customer account, and publishes `UserRegistered` with its
-//! contact details through the outbox (in the same transaction, see
-//! [`Store::create_user`](crate::store::Store::create_user)).
+//! contact details and `EmailVerificationRequested` with a verification link's token through the
+//! outbox (in the same transaction, see [`Store::register`](crate::store::Store::register)).
+//!
+//! The answer never tells whether the email already had an account: it is the same 202 either
+//! way, and the work takes about as long (a taken email's password is hashed all the same). The
+//! address's owner learns which it was by email: a verification link for a new account, or a note
+//! that an account exists (`RegistrationAttempted`, at most one per 15 minutes) with a pointer to
+//! password reset. Of two concurrent registrations of one new email, one creates the account and
+//! the other is such an attempt.
 
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -15,15 +22,22 @@ use shared::{
 use crate::{
     Accounts,
     domain::{Checks, Email, Password, text},
-    handlers::views::ProfileView,
-    store::{FIRST_REVISION, User},
+    handlers::views::Accepted,
+    store::{
+        FIRST_REVISION, User,
+        accounts::{LinkToken, Registration, VERIFICATION_TTL},
+    },
 };
+
+/// The one answer.
+pub const ACCEPTED: Accepted =
+    Accepted::new("Check your email: it has a link to verify the address and finish signing up.");
 
 /// The request body. Unknown fields (such as `role`) are refused.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// Email; trimmed and lowercased.
+    /// Email; Unicode NFC, trimmed and lowercased.
     #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// Password; see the policy in [`crate::domain`].
@@ -34,8 +48,8 @@ pub struct RegisterRequest {
     pub name: Option<String>,
 }
 
-/// Answers 201 with the new profile, 400 for invalid fields, 409 `EMAIL_TAKEN` when the email has an
-/// account (of two concurrent registrations exactly one gets 201).
+/// Answers 202 with one fixed body whether or not the email had an account (see the
+/// [module docs](self)); 400 for invalid fields, which says nothing of accounts.
 ///
 /// # Errors
 /// As above; 500 on storage failure.
@@ -47,11 +61,8 @@ pub struct RegisterRequest {
     tag = "accounts",
     request_body = RegisterRequest,
     responses(
-        (status = 201, description = "The new account's profile", body = crate::handlers::views::ProfileView, headers(
-            ("Location" = String, description = "`/v1/users/me`"),
-        )),
+        (status = 202, description = "Always this answer, new email or not: the address's owner is emailed", body = Accepted),
         (status = 400, response = shared::openapi::BadRequest),
-        (status = 409, response = shared::openapi::Conflict),
         (status = 413, response = shared::openapi::PayloadTooLarge),
         (status = 415, response = shared::openapi::UnsupportedMediaType),
         (status = 429, description = "API Gateway's throttle on the auth routes", body = shared::openapi::GatewayMessage),
@@ -80,7 +91,8 @@ pub async fn handle(
         .await
         .context("join the password hashing task")?
         .context("hash a password")?;
-    let now = shared::time::now_rfc3339();
+    let at = shared::time::now();
+    let now = shared::time::to_rfc3339(at);
     let user = User {
         id: shared::ids::new_id(),
         email: email.as_str().to_owned(),
@@ -96,14 +108,24 @@ pub async fn handle(
         updated_at: now,
         provisioned: false,
         revision: FIRST_REVISION,
+        email_verified: false,
+        session_epoch: 0,
     };
-    accounts
+    let verification = LinkToken::new(at, VERIFICATION_TTL);
+    match accounts
         .store
-        .create_user(&user, &ctx.correlation_id)
-        .await?;
-    tracing::info!(user_id = %user.id, "user registered");
-    metrics::count(Business::Registrations);
-    http::created(ctx, "/v1/users/me", &ProfileView::from(&user))
+        .register(&user, &verification, at, &ctx.correlation_id)
+        .await?
+    {
+        Registration::Created => {
+            tracing::info!(user_id = %user.id, "user registered");
+            metrics::count(Business::Registrations);
+        }
+        Registration::Existing { notified } => {
+            tracing::info!(notified, "registration of an email that has an account");
+        }
+    }
+    http::accepted(ctx, &ACCEPTED)
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! What clients see of users and addresses, and the login answer.
+//! What clients see of users and addresses, the login answer, and the one answer of the routes
+//! that must not tell whether an account exists.
 
 use serde::Serialize;
 use shared::auth::Role;
@@ -14,6 +15,9 @@ pub struct ProfileView<'a> {
     pub id: Uuid,
     /// Email.
     pub email: &'a str,
+    /// Whether the owner verified the email (the link of the registration email, or a password
+    /// reset).
+    pub email_verified: bool,
     /// Role.
     pub role: Role,
     /// Display name, or null.
@@ -37,6 +41,7 @@ impl<'a> From<&'a User> for ProfileView<'a> {
         Self {
             id: user.id,
             email: &user.email,
+            email_verified: user.email_verified,
             role: user.role,
             name: user.name.as_deref(),
             phone: user.phone.as_deref(),
@@ -97,4 +102,26 @@ pub struct TokenUser {
     pub id: Uuid,
     /// Role the access token carries.
     pub role: Role,
+}
+
+/// The answer of registration and password reset requests: always the same, whether or not the
+/// email has an account, so that the answer never tells.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Accepted {
+    /// Always `accepted`.
+    #[schema(example = "accepted")]
+    pub status: &'static str,
+    /// What happens next, for people.
+    pub message: &'static str,
+}
+
+impl Accepted {
+    /// The answer with `message`.
+    #[must_use]
+    pub const fn new(message: &'static str) -> Self {
+        Self {
+            status: "accepted",
+            message,
+        }
+    }
 }

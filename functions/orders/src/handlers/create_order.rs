@@ -25,7 +25,9 @@ use crate::{
 /// Answers 202 with the order and its `Location`.
 ///
 /// # Errors
-/// 400 without an `Idempotency-Key` or with an invalid body; 422 `IDEMPOTENCY_KEY_REUSED`; 500
+/// 403 `EMAIL_NOT_VERIFIED` when the stack requires a verified email (`RequireVerifiedEmail`) and
+/// the access token says the caller's is not; 400 without an `Idempotency-Key` or with an invalid
+/// body; 422 `IDEMPOTENCY_KEY_REUSED`; 500
 /// on storage failure or when the checkout cannot start (a retry with the same key starts it).
 #[utoipa::path(
     post,
@@ -44,6 +46,7 @@ use crate::{
         )),
         (status = 400, response = shared::openapi::BadRequest),
         (status = 401, response = shared::openapi::Unauthorized),
+        (status = 403, response = shared::openapi::Forbidden),
         (status = 413, response = shared::openapi::PayloadTooLarge),
         (status = 415, response = shared::openapi::UnsupportedMediaType),
         (status = 422, response = shared::openapi::Unprocessable),
@@ -56,6 +59,7 @@ pub async fn handle(
     ctx: &RequestContext,
 ) -> Result<Response<Body>, ApiError> {
     let caller = Caller::from_request(&req)?;
+    require_verified_email(checkout.require_verified_email, &caller)?;
     let key = IdempotencyKey::from_request(&req)?.ok_or_else(|| {
         ApiError::bad_request(
             "IDEMPOTENCY_KEY_REQUIRED",
@@ -113,6 +117,18 @@ pub async fn handle(
     Ok(response)
 }
 
+/// Refuses a caller whose email is not verified when the stack requires it. The flag comes from the
+/// access token, so a customer who has just verified logs in again (or refreshes) first.
+fn require_verified_email(required: bool, caller: &Caller) -> Result<(), ApiError> {
+    if required && !caller.email_verified {
+        return Err(ApiError::forbidden(
+            "Placing an order needs a verified email: follow the link sent at registration, then sign in again.",
+        )
+        .with_code("EMAIL_NOT_VERIFIED"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +141,17 @@ mod tests {
         let body: PlaceOrder = http::parse_json(&req).unwrap();
         assert!(NewOrder::try_from(body).is_ok());
         assert!(Caller::from_request(&req).is_ok());
+    }
+
+    #[test]
+    fn an_unverified_email_is_refused_only_when_the_stack_requires_it() {
+        let mut caller = Caller::from_request(&samples::create_order()).unwrap();
+        caller.email_verified = false;
+        let refused = require_verified_email(true, &caller).unwrap_err();
+        assert_eq!(refused.status(), 403);
+        assert_eq!(refused.code(), "EMAIL_NOT_VERIFIED");
+        assert!(require_verified_email(false, &caller).is_ok());
+        caller.email_verified = true;
+        assert!(require_verified_email(true, &caller).is_ok());
     }
 }
