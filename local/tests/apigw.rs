@@ -97,6 +97,7 @@ fn authorizer(name: &str, simple: bool, ttl: Duration) -> Authorizer {
         simple_responses: simple,
         identity_headers: vec!["Authorization".into()],
         identity_query_strings: vec![],
+        identity_context: vec![],
         ttl,
     }
 }
@@ -388,5 +389,41 @@ async fn the_policy_authorizer_allows_with_its_principal_or_forbids() {
         .get("/policy/x", &[("authorization", "policy-deny")])
         .await;
     assert_eq!(r.status, 403);
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_heads_and_events_are_refused_before_the_function_runs() {
+    let api = Api::start().await;
+    let big = "a".repeat(local::apigw::MAX_REQUEST_HEAD_BYTES);
+    let r = api.get("/items/1", &[("x-big", &big)]).await;
+    assert_eq!(r.status, 431);
+    assert_eq!(r.body, r#"{"message":"Request Header Fields Too Large"}"#);
+
+    // 5 MB of binary is 6.7 MB in base64: over Lambda's 6 MB, under API Gateway's 10 MB.
+    let body = vec![7u8; 5_000_000];
+    let r = api
+        .send(
+            "POST",
+            "/anything",
+            &[("content-type", "application/octet-stream")],
+            &body,
+        )
+        .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.body, r#"{"message":"Request Entity Too Large"}"#);
+
+    // The same bytes as text fit, and reach the function.
+    let text = vec![b'a'; 5_000_000];
+    let r = api
+        .send(
+            "POST",
+            "/anything",
+            &[("content-type", "text/plain")],
+            &text,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["body"].as_str().map(str::len), Some(5_000_000));
     api.stop().await;
 }

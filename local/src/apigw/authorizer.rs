@@ -5,6 +5,10 @@
 //! - identity sources (`$request.header.X`, `$request.querystring.X`) must all
 //!   be present and non-empty, or the client gets a 401 and the authorizer is
 //!   not invoked; header names are case-insensitive, query string names are not;
+//! - `$context.X` identity sources (SAM's `Identity.Context`) take the request
+//!   context variable's value, so `$context.routeKey` caches per route; the
+//!   variables the local API knows are [`CONTEXT_VARIABLES`], and an API
+//!   naming another is refused when the gateway is built;
 //! - payload 2.0 events carry `routeArn` and `identitySource` as a list,
 //!   payload 1.0 events carry `methodArn` and `identitySource` as one string;
 //! - a 2.0 authorizer with simple responses answers `{isAuthorized, context}`;
@@ -13,13 +17,17 @@
 //! - with a TTL, results are cached keyed by the identity source values and
 //!   serve every route that uses the authorizer (a cached policy is evaluated
 //!   against each request's own route ARN);
-//! - an authorizer that fails or answers in an invalid format gives a 500.
+//! - an authorizer that fails or answers in an invalid format gives a 500;
+//! - API Gateway waits [`AUTHORIZER_TIMEOUT`] (10 s, "Timeout for Lambda
+//!   authorizer response" in the HTTP API quotas) for the authorizer, whatever
+//!   the function's own timeout; a slower authorizer is a 500
+//!   `{"message":"Internal Server Error"}`, like a failed one, and is not cached.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::sync::lock;
-use std::time::Instant;
 
 use local_template::model::Authorizer;
 use serde_json::{Map, Value, json};
@@ -154,9 +162,62 @@ fn string_or_list(value: Option<&Value>, what: &str) -> Result<Vec<String>, Stri
     }
 }
 
-/// The identity source values, headers first then query strings; `None`
-/// if one is missing or empty.
-pub fn identity_values(authorizer: &Authorizer, info: &RequestInfo) -> Option<Vec<String>> {
+/// How long API Gateway waits for a Lambda authorizer's answer.
+pub const AUTHORIZER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The `$context` variables that may be identity sources here, by the name
+/// that follows `$context.`.
+pub const CONTEXT_VARIABLES: &[&str] = &[
+    "accountId",
+    "apiId",
+    "domainName",
+    "domainPrefix",
+    "httpMethod",
+    "identity.sourceIp",
+    "identity.userAgent",
+    "path",
+    "protocol",
+    "requestId",
+    "requestTime",
+    "requestTimeEpoch",
+    "routeKey",
+    "stage",
+];
+
+/// The value of the context variable `$context.<name>` for this request.
+pub fn context_variable(
+    name: &str,
+    info: &RequestInfo,
+    api: &ApiContext,
+    route_key: &str,
+) -> Option<String> {
+    Some(match name {
+        "accountId" => api.account_id.clone(),
+        "apiId" => api.api_id.clone(),
+        "domainName" => info.domain_name.clone(),
+        "domainPrefix" => info.domain_prefix(&api.api_id),
+        "httpMethod" => info.method.clone(),
+        "identity.sourceIp" => info.source_ip.clone(),
+        "identity.userAgent" => info.user_agent().to_string(),
+        "path" => info.path.clone(),
+        "protocol" => "HTTP/1.1".to_string(),
+        "requestId" => info.request_id.clone(),
+        "requestTime" => info.time_text(),
+        "requestTimeEpoch" => info.time_epoch_millis().to_string(),
+        "routeKey" => route_key.to_string(),
+        "stage" => api.stage.clone(),
+        _ => return None,
+    })
+}
+
+/// The identity source values in SAM's order (headers, query strings, then
+/// context variables); `None` if one is missing or empty.
+pub fn identity_values(
+    authorizer: &Authorizer,
+    info: &RequestInfo,
+    api: &ApiContext,
+    route_key: &str,
+) -> Option<Vec<String>> {
     let mut values = Vec::new();
     for name in &authorizer.identity_headers {
         let value = info.header_joined(&name.to_ascii_lowercase())?;
@@ -175,11 +236,18 @@ pub fn identity_values(authorizer: &Authorizer, info: &RequestInfo) -> Option<Ve
             values.push(value);
         }
     }
+    for name in &authorizer.identity_context {
+        let value = context_variable(name, info, api, route_key)?;
+        if value.is_empty() {
+            return None;
+        }
+        values.push(value);
+    }
     Some(values)
 }
 
 /// `arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>`.
-pub fn route_arn(api: &ApiContext, method: &str, raw_path: &str) -> String {
+pub fn route_arn(api: &ApiContext, method: &str, path: &str) -> String {
     format!(
         "arn:aws:execute-api:{}:{}:{}/{}/{}/{}",
         api.region,
@@ -187,7 +255,7 @@ pub fn route_arn(api: &ApiContext, method: &str, raw_path: &str) -> String {
         api.api_id,
         api.stage,
         method,
-        raw_path.strip_prefix('/').unwrap_or(raw_path)
+        path.strip_prefix('/').unwrap_or(path)
     )
 }
 
@@ -201,7 +269,7 @@ pub fn authorizer_event(
     path_parameters: &BTreeMap<String, String>,
     identity: &[String],
 ) -> Value {
-    let arn = route_arn(api, &info.method, &info.raw_path);
+    let arn = route_arn(api, &info.method, &info.path);
     if authorizer.payload_format_version == "1.0" {
         let integration = event::event_v1(info, api, resource, path_parameters, None);
         let joined = identity.join(",");
@@ -212,7 +280,7 @@ pub fn authorizer_event(
             "identitySource": joined,
             "authorizationToken": joined,
             "resource": resource,
-            "path": info.raw_path,
+            "path": info.path,
             "httpMethod": info.method,
             "headers": integration["headers"],
             "multiValueHeaders": integration["multiValueHeaders"],
@@ -230,7 +298,7 @@ pub fn authorizer_event(
     out.insert("routeArn".into(), json!(arn));
     out.insert("identitySource".into(), json!(identity));
     out.insert("routeKey".into(), json!(route_key));
-    out.insert("rawPath".into(), json!(info.raw_path));
+    out.insert("rawPath".into(), json!(info.path));
     out.insert("rawQueryString".into(), json!(info.raw_query));
     if !cookies.is_empty() {
         out.insert("cookies".into(), json!(cookies));
@@ -293,8 +361,9 @@ pub const SWEEP_AT: usize = 10_000;
 
 /// Whether results of this authorizer are cached: a TTL and at least one identity source.
 pub fn caches(authorizer: &Authorizer) -> bool {
-    let has_identity_source =
-        !authorizer.identity_headers.is_empty() || !authorizer.identity_query_strings.is_empty();
+    let has_identity_source = !authorizer.identity_headers.is_empty()
+        || !authorizer.identity_query_strings.is_empty()
+        || !authorizer.identity_context.is_empty();
     !authorizer.ttl.is_zero() && has_identity_source
 }
 
@@ -315,6 +384,7 @@ mod tests {
             simple_responses: simple,
             identity_headers: vec!["Authorization".into()],
             identity_query_strings: vec![],
+            identity_context: vec![],
             ttl: Duration::from_secs(300),
         }
     }
@@ -409,24 +479,59 @@ mod tests {
 
     #[test]
     fn identity_sources_must_all_be_present_and_non_empty() {
+        let api = sample_api();
         let mut a = authorizer(true, "2.0");
         a.identity_query_strings = vec!["token".into()];
         let mut info = sample_info();
         info.headers = vec![("authorization".into(), "Bearer x".into())];
         info.raw_query = "token=abc".into();
-        assert_eq!(identity_values(&a, &info).unwrap(), ["Bearer x", "abc"]);
+        assert_eq!(
+            identity_values(&a, &info, &api, "GET /x").unwrap(),
+            ["Bearer x", "abc"]
+        );
         info.raw_query = "Token=abc".into();
         assert!(
-            identity_values(&a, &info).is_none(),
+            identity_values(&a, &info, &api, "GET /x").is_none(),
             "query names are case-sensitive"
         );
         info.raw_query = "token=".into();
-        assert!(identity_values(&a, &info).is_none());
+        assert!(identity_values(&a, &info, &api, "GET /x").is_none());
         info.raw_query = "token=abc".into();
         info.headers = vec![("authorization".into(), "".into())];
-        assert!(identity_values(&a, &info).is_none());
+        assert!(identity_values(&a, &info, &api, "GET /x").is_none());
         info.headers = vec![];
-        assert!(identity_values(&a, &info).is_none());
+        assert!(identity_values(&a, &info, &api, "GET /x").is_none());
+    }
+
+    #[test]
+    fn context_identity_sources_follow_headers_and_query_strings() {
+        let api = sample_api();
+        let mut a = authorizer(true, "2.0");
+        a.identity_query_strings = vec!["token".into()];
+        a.identity_context = vec!["routeKey".into(), "identity.sourceIp".into()];
+        let mut info = sample_info();
+        info.headers = vec![("authorization".into(), "Bearer x".into())];
+        info.raw_query = "token=abc".into();
+        assert_eq!(
+            identity_values(&a, &info, &api, "GET /v1/cart").unwrap(),
+            ["Bearer x", "abc", "GET /v1/cart", "192.0.2.1"]
+        );
+        // A context variable alone is an identity source, so it caches.
+        a.identity_headers.clear();
+        a.identity_query_strings.clear();
+        a.identity_context = vec!["routeKey".into()];
+        assert!(caches(&a));
+        assert_eq!(
+            identity_values(&a, &info, &api, "GET /v1/orders").unwrap(),
+            ["GET /v1/orders"]
+        );
+        for name in CONTEXT_VARIABLES {
+            assert!(
+                context_variable(name, &info, &api, "GET /x").is_some(),
+                "{name}"
+            );
+        }
+        assert!(context_variable("authorizer.claims", &info, &api, "GET /x").is_none());
     }
 
     #[test]

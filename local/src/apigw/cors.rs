@@ -7,7 +7,10 @@
 //! gets CORS headers only if it carries `Origin`; a preflight also needs
 //! `Access-Control-Request-Method`. `allowOrigins` takes exact origins, `*`
 //! and scheme wildcards such as `https://*`; `allowMethods`, `allowHeaders`
-//! and `exposeHeaders` take `*`.
+//! and `exposeHeaders` take `*`. API Gateway refuses `allowCredentials` with
+//! a `*` origin at deployment ("allow-credentials is not supported if
+//! 'allow-origin' is *"), and so does the local stack when it reads the
+//! template, so a `*` origin always answers `*`.
 
 use http::{HeaderMap, HeaderValue, Method, header};
 use local_template::model::Cors;
@@ -35,12 +38,7 @@ impl CorsPolicy {
     fn allow_origin(&self, origin: &str) -> Option<String> {
         let origins = &self.config.allow_origins;
         if origins.iter().any(|o| o == "*") {
-            // A credentialed response may not say `*`: name the origin instead.
-            return Some(if self.config.allow_credentials {
-                origin.to_string()
-            } else {
-                "*".to_string()
-            });
+            return Some("*".to_string());
         }
         origins
             .iter()
@@ -309,16 +307,11 @@ mod tests {
     }
 
     #[test]
-    fn a_star_origin_answers_star_unless_credentials_are_allowed() {
+    fn a_star_origin_answers_star() {
         let h = headers(&[("origin", "https://any.test")]);
         let out = policy(&["*"], false).response_headers(&h);
         assert_eq!(get(&out, "access-control-allow-origin"), Some("*"));
-        let out = policy(&["*"], true).response_headers(&h);
-        assert_eq!(
-            get(&out, "access-control-allow-origin"),
-            Some("https://any.test")
-        );
-        assert_eq!(get(&out, "access-control-allow-credentials"), Some("true"));
+        assert_eq!(get(&out, "access-control-allow-credentials"), None);
     }
 
     #[test]

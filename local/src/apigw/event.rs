@@ -5,6 +5,14 @@
 //! no multi-value fields; duplicate headers and query strings are joined with
 //! commas; cookies move from the `Cookie` header to `cookies`; header names
 //! are lower case.
+//!
+//! The path reaches the function percent-decoded (`rawPath` and
+//! `requestContext.http.path`, and `path` in format 1.0): requests captured on
+//! AWS show `/capture/space%20value` arriving as `/capture/space value` and
+//! `%2F` as `/`, while the query string stays as it was sent. The captures
+//! also show HTTP APIs decoding some paths a second time (`%252F` arrives as
+//! `/`), cutting the path at a decoded `?` and refusing a path whose second
+//! decoding fails; the local API decodes once and does none of that.
 
 use std::collections::BTreeMap;
 
@@ -20,8 +28,9 @@ pub struct RequestInfo {
     /// API Gateway's request id (`requestContext.requestId`, `apigw-requestid`).
     pub request_id: String,
     pub method: String,
-    /// The path as the client sent it.
-    pub raw_path: String,
+    /// The request path, percent-decoded once, as HTTP APIs pass it on in
+    /// `rawPath` and `requestContext.http.path` (and `path` in format 1.0).
+    pub path: String,
     /// The query string as the client sent it, without `?`.
     pub raw_query: String,
     /// Headers in arrival order, names lower case (including those API Gateway adds).
@@ -193,7 +202,7 @@ pub fn request_context_v2(
         "domainPrefix": info.domain_prefix(&api.api_id),
         "http": {
             "method": info.method,
-            "path": info.raw_path,
+            "path": info.path,
             "protocol": "HTTP/1.1",
             "sourceIp": info.source_ip,
             "userAgent": info.user_agent(),
@@ -222,7 +231,7 @@ pub fn event_v2(
     let mut event = Map::new();
     event.insert("version".into(), json!("2.0"));
     event.insert("routeKey".into(), json!(route_key));
-    event.insert("rawPath".into(), json!(info.raw_path));
+    event.insert("rawPath".into(), json!(info.path));
     event.insert("rawQueryString".into(), json!(info.raw_query));
     if !cookies.is_empty() {
         event.insert("cookies".into(), json!(cookies));
@@ -293,7 +302,7 @@ pub fn request_context_v1(
             "userAgent": info.user_agent(),
             "userArn": null,
         },
-        "path": info.raw_path,
+        "path": info.path,
         "protocol": "HTTP/1.1",
         "requestId": info.request_id,
         "requestTime": info.time_text(),
@@ -331,7 +340,7 @@ pub fn event_v1(
     json!({
         "version": "1.0",
         "resource": resource,
-        "path": info.raw_path,
+        "path": info.path,
         "httpMethod": info.method,
         "headers": headers,
         "multiValueHeaders": multi_headers,
@@ -353,7 +362,7 @@ pub(crate) mod tests {
         RequestInfo {
             request_id: "JKJaXmPLvHcESHA=".into(),
             method: "POST".into(),
-            raw_path: "/my/path".into(),
+            path: "/my/path".into(),
             raw_query: "parameter1=value1&parameter1=value2&parameter2=value".into(),
             headers: vec![
                 ("header1".into(), "value1".into()),

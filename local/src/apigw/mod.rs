@@ -1,14 +1,25 @@
 //! A local API Gateway HTTP API: serves one `HttpApi` of the template on
 //! 127.0.0.1 and behaves as API Gateway does in front of Lambda.
 //!
-//! One request goes through what API Gateway does, in its order: body size
-//! limit (10 MB, 413), route selection (404, or the CORS preflight answer),
-//! route throttling (429), the Lambda authorizer (401, 403, 500), then the
-//! integration: the payload format 2.0 (or 1.0) event, the route's
-//! integration timeout (503), and the mapping of the function's result (500
-//! when the function fails or its result does not fit the format). Every
-//! answer carries `apigw-requestid`, gets the API's CORS headers, and is
-//! logged as one line under the `local::http` target.
+//! One request goes through what API Gateway does, in its order: the size of
+//! the request line and header values (10,240 bytes, "Total combined size of
+//! request line and header values" in the HTTP API quotas, which do not say
+//! what the client gets; here HTTP's 431
+//! `{"message":"Request Header Fields Too Large"}`), the body size limit
+//! (10 MB, 413), route selection (404, or the CORS preflight answer), route
+//! throttling (429), the Lambda authorizer (401, 403, 500, and 500 when it
+//! does not answer within 10 s), then the integration: the payload format 2.0
+//! (or 1.0) event, which Lambda takes only up to 6 MB for a synchronous
+//! invocation (a base64 body grows by a third on the way; 413
+//! `{"message":"Request Entity Too Large"}`), the route's integration timeout
+//! (503), and the mapping of the function's result (500 when the function
+//! fails or its result does not fit the format). Every answer carries
+//! `apigw-requestid`, gets the API's CORS headers, and is logged as one line
+//! under the `local::http` target.
+//!
+//! A template that API Gateway would refuse at deployment is refused when the
+//! gateway is built: `AllowCredentials` with a `*` origin, or an authorizer
+//! identity source naming a context variable the local API does not know.
 //!
 //! The sources of each behaviour are cited in the submodules: [`routes`],
 //! [`event`], [`response`], [`authorizer`], [`cors`], [`throttle`].
@@ -49,6 +60,13 @@ use self::throttle::Throttler;
 
 /// The largest request body API Gateway accepts (10 MB).
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// The largest request line plus header values API Gateway accepts (bytes).
+pub const MAX_REQUEST_HEAD_BYTES: usize = 10_240;
+
+/// The largest event Lambda takes for a synchronous invocation: 6 MB
+/// (`Invoke` answers larger ones "Request must be smaller than 6291456 bytes").
+pub const MAX_INVOKE_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -123,6 +141,8 @@ pub struct Gateway {
     throttle: Throttler,
     verdicts: VerdictCache,
     invoker: Arc<dyn Invoke>,
+    /// How long the gateway waits for an authorizer ([`authorizer::AUTHORIZER_TIMEOUT`]).
+    authorizer_timeout: std::time::Duration,
     port: u16,
     bound_port: OnceLock<u16>,
 }
@@ -167,6 +187,28 @@ impl Gateway {
         invoker: Arc<dyn Invoke>,
         options: GatewayOptions,
     ) -> anyhow::Result<Self> {
+        if let Some(cors) = &api.cors {
+            anyhow::ensure!(
+                !(cors.allow_credentials && cors.allow_origins.iter().any(|o| o == "*")),
+                "API {}: CORS AllowCredentials cannot be combined with the origin '*' \
+                 (API Gateway refuses it at deployment)",
+                api.logical_id
+            );
+        }
+        for (name, config) in &api.authorizers {
+            if let Some(unknown) = config
+                .identity_context
+                .iter()
+                .find(|v| !authorizer::CONTEXT_VARIABLES.contains(&v.as_str()))
+            {
+                anyhow::bail!(
+                    "authorizer {name} of API {} uses the identity source $context.{unknown}, \
+                     which the local API does not provide (it provides {})",
+                    api.logical_id,
+                    authorizer::CONTEXT_VARIABLES.join(", ")
+                );
+            }
+        }
         for route in &api.routes {
             anyhow::ensure!(
                 functions.contains_key(&route.function),
@@ -204,6 +246,7 @@ impl Gateway {
             throttle: Throttler::new(api.default_throttle, api.route_throttles.clone()),
             verdicts: VerdictCache::default(),
             invoker,
+            authorizer_timeout: authorizer::AUTHORIZER_TIMEOUT,
             port: options.port,
             bound_port: OnceLock::new(),
         })
@@ -287,12 +330,19 @@ impl Gateway {
     ) -> http::Response<Bytes> {
         let started = Instant::now();
         let request_id = new_request_id();
-        let handled = match body {
-            Some(body) => self.dispatch(&parts, body, peer, &request_id).await,
-            None => Handled::gateway(
-                response::gateway(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+        let handled = if request_head_bytes(&parts) > MAX_REQUEST_HEAD_BYTES {
+            Handled::gateway(
+                response::gateway(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "Request Header Fields Too Large",
+                ),
                 None,
-            ),
+            )
+        } else {
+            match body {
+                Some(body) => self.dispatch(&parts, body, peer, &request_id).await,
+                None => Handled::gateway(too_large(), None),
+            }
         };
         let Handled {
             mut response,
@@ -415,8 +465,18 @@ impl Gateway {
                 authorizer.as_ref(),
             )
         };
+        let payload = event.to_string();
+        if payload.len() > MAX_INVOKE_PAYLOAD_BYTES {
+            tracing::warn!(
+                target: "local::http",
+                %function,
+                event_bytes = payload.len(),
+                "the event is over Lambda's 6 MB synchronous payload limit"
+            );
+            return Handled::gateway(too_large(), Some(function));
+        }
         let input = InvokeInput {
-            payload: Bytes::from(event.to_string()),
+            payload: Bytes::from(payload),
             trace_id: info.header("x-amzn-trace-id").map(str::to_string),
         };
         let invocation =
@@ -475,10 +535,11 @@ impl Gateway {
         let Some(config) = self.authorizers.get(name) else {
             return Err(response::internal_error());
         };
-        let Some(identity) = authorizer::identity_values(config, info) else {
+        let Some(identity) = authorizer::identity_values(config, info, &self.api, &route.route_key)
+        else {
             return Err(response::gateway(StatusCode::UNAUTHORIZED, "Unauthorized"));
         };
-        let route_arn = authorizer::route_arn(&self.api, &info.method, &info.raw_path);
+        let route_arn = authorizer::route_arn(&self.api, &info.method, &info.path);
         let caches = authorizer::caches(config);
         let cached = if caches {
             self.verdicts.get(name, &identity, Instant::now())
@@ -532,14 +593,17 @@ impl Gateway {
             payload: Bytes::from(event.to_string()),
             trace_id: info.header("x-amzn-trace-id").map(str::to_string),
         };
-        let output = self
-            .invoker
-            .invoke(function, input)
-            .await
-            .map_err(|error| {
-                tracing::error!(target: "local::http", authorizer = %config.name, %function, %error, "authorizer could not be invoked");
-                response::internal_error()
-            })?;
+        let invocation =
+            tokio::time::timeout(self.authorizer_timeout, self.invoker.invoke(function, input))
+                .await
+                .map_err(|_elapsed| {
+                    tracing::warn!(target: "local::http", authorizer = %config.name, %function, timeout_ms = self.authorizer_timeout.as_millis(), "authorizer timed out");
+                    response::internal_error()
+                })?;
+        let output = invocation.map_err(|error| {
+            tracing::error!(target: "local::http", authorizer = %config.name, %function, %error, "authorizer could not be invoked");
+            response::internal_error()
+        })?;
         let payload = match output.outcome {
             InvokeOutcome::Success(payload) => payload,
             InvokeOutcome::Error {
@@ -602,7 +666,7 @@ impl Gateway {
         RequestInfo {
             request_id: request_id.to_string(),
             method: parts.method.as_str().to_string(),
-            raw_path: parts.uri.path().to_string(),
+            path: routes::decode(parts.uri.path()),
             raw_query: parts.uri.query().unwrap_or("").to_string(),
             headers,
             source_ip,
@@ -615,6 +679,23 @@ impl Gateway {
     fn port(&self) -> u16 {
         self.bound_port.get().copied().unwrap_or(self.port)
     }
+}
+
+/// 413 `{"message":"Request Entity Too Large"}`.
+fn too_large() -> HttpResponse {
+    response::gateway(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+}
+
+/// The bytes API Gateway counts against [`MAX_REQUEST_HEAD_BYTES`]: the
+/// request line (`GET /path?query HTTP/1.1`) and every header value.
+fn request_head_bytes(parts: &http::request::Parts) -> usize {
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().len(), |p| p.as_str().len());
+    let request_line = parts.method.as_str().len() + 1 + target + 1 + "HTTP/1.1".len();
+    let values: usize = parts.headers.values().map(HeaderValue::len).sum();
+    request_line + values
 }
 
 /// The id that ties this request to what it causes: the `x-correlation-id`

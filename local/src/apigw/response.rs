@@ -9,6 +9,11 @@
 //! `set-cookie`), `body` and `isBase64Encoded`. Format 1.0 needs `statusCode`
 //! and takes `headers` and `multiValueHeaders`. A result that does not fit
 //! is a 500 `{"message":"Internal Server Error"}`.
+//!
+//! The guide gives `statusCode` no type: API Gateway's Lambda proxy
+//! integrations take a string of digits (`"statusCode": "201"`) as well as a
+//! number, and so does the SAM CLI's local API, so both are accepted here in
+//! either format; anything else there is a result that does not fit.
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -178,11 +183,16 @@ fn non_null<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a Value> 
     object.get(key).filter(|v| !v.is_null())
 }
 
+/// `statusCode` as a JSON integer or a string of ASCII digits.
 fn status_code(object: &Map<String, Value>) -> Result<StatusCode, MalformedResponse> {
-    let code = object
-        .get("statusCode")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| malformed("statusCode is not an integer"))?;
+    let code = match object.get("statusCode") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<u64>().ok()
+        }
+        _ => None,
+    }
+    .ok_or_else(|| malformed("statusCode is not an integer"))?;
     u16::try_from(code)
         .ok()
         .filter(|c| (100..=599).contains(c))
@@ -308,6 +318,16 @@ mod tests {
     }
 
     #[test]
+    fn a_status_code_may_be_a_string_of_digits_in_either_format() {
+        let r = v2(r#"{"statusCode": "201", "body": "made"}"#);
+        assert_eq!(r.status, 201);
+        assert_eq!(r.body, "made");
+        let r = map_v1(br#"{"statusCode": "404", "body": "none"}"#).unwrap();
+        assert_eq!(r.status, 404);
+        assert!(map_v1(br#"{"statusCode": "4o4"}"#).is_err());
+    }
+
+    #[test]
     fn multi_value_headers_are_not_part_of_format_2() {
         let r = v2(r#"{"statusCode": 200, "multiValueHeaders": {"x-a": ["1", "2"]}}"#);
         assert!(r.headers.get("x-a").is_none());
@@ -316,7 +336,11 @@ mod tests {
     #[test]
     fn malformed_results_are_errors() {
         for bad in [
-            r#"{"statusCode": "200"}"#,
+            r#"{"statusCode": "two hundred"}"#,
+            r#"{"statusCode": "200.0"}"#,
+            r#"{"statusCode": " 200"}"#,
+            r#"{"statusCode": ""}"#,
+            r#"{"statusCode": "99"}"#,
             r#"{"statusCode": 99}"#,
             r#"{"statusCode": 200.5}"#,
             r#"{"statusCode": null}"#,

@@ -1,11 +1,17 @@
 //! Route selection, as API Gateway HTTP APIs select routes.
 //!
-//! From "Working with routes for HTTP APIs" (API Gateway developer guide,
-//! "Routing API requests"): the most specific match wins, by these priorities:
-//! 1. a full match for the route and method,
+//! From "Create routes for HTTP APIs" (API Gateway developer guide, "Routing
+//! API requests"): the most specific match wins, by these priorities:
+//! 1. a full match for the route and method (path variables included),
 //! 2. a match for the route and method with a greedy path variable (`{proxy+}`),
-//! 3. the `ANY` method,
-//! 4. the `$default` route.
+//! 3. the `$default` route.
+//!
+//! `ANY` matches the methods a resource does not define itself, so it counts
+//! as the route's method: `ANY /users/{id}` is a full match for `GET /users/1`
+//! and wins over `GET /{proxy+}`, while `GET /users/{id}` would win over
+//! `ANY /users/{id}`. Between two full (or two greedy) matches, the more
+//! specific path wins, segment by segment from the left (literal over
+//! variable over greedy), then a route with the method over `ANY`.
 //!
 //! No match (and no `$default`) is a 404 `{"message":"Not Found"}`. Path
 //! parameters reach the integration URL-decoded.
@@ -120,16 +126,18 @@ impl RouteTable {
     }
 }
 
-/// Orders two routes that both match a request: a specific method over `ANY`,
-/// then segment by segment literal over variable over greedy.
+/// Orders two routes that both match a request: a full match over a greedy
+/// one, then segment by segment literal over variable over greedy, then a
+/// specific method over `ANY`.
 fn compare(a: &Entry, b: &Entry) -> Ordering {
-    let method = a.method.is_some().cmp(&b.method.is_some());
-    if method != Ordering::Equal {
-        return method;
-    }
     let (Some(sa), Some(sb)) = (&a.segments, &b.segments) else {
         return Ordering::Equal;
     };
+    let full = |s: &[Segment]| !s.iter().any(|x| matches!(x, Segment::Greedy(_)));
+    let tier = full(sa).cmp(&full(sb));
+    if tier != Ordering::Equal {
+        return tier;
+    }
     for (x, y) in sa.iter().zip(sb.iter()) {
         let o = x.rank().cmp(&y.rank());
         if o != Ordering::Equal {
@@ -137,7 +145,11 @@ fn compare(a: &Entry, b: &Entry) -> Ordering {
         }
     }
     // Same shape up to the shorter one: the longer (more specific) template wins.
-    sa.len().cmp(&sb.len())
+    let length = sa.len().cmp(&sb.len());
+    if length != Ordering::Equal {
+        return length;
+    }
+    a.method.is_some().cmp(&b.method.is_some())
 }
 
 fn parse_template(path: &str) -> Vec<Segment> {
@@ -307,16 +319,36 @@ mod tests {
     }
 
     #[test]
-    fn a_specific_method_beats_any_even_with_a_less_specific_path() {
+    fn a_full_match_with_any_beats_a_greedy_match_with_the_method() {
+        let t = table(&["ANY /users/{id}", "GET /{proxy+}"]);
+        assert_eq!(selected(&t, "GET", "/users/1").unwrap(), "ANY /users/{id}");
+        assert_eq!(selected(&t, "PUT", "/users/1").unwrap(), "ANY /users/{id}");
+        assert_eq!(selected(&t, "GET", "/orders/1").unwrap(), "GET /{proxy+}");
         let t = table(&["ANY /pets/dog/{id}", "GET /pets/{proxy+}"]);
         assert_eq!(
             selected(&t, "GET", "/pets/dog/1").unwrap(),
-            "GET /pets/{proxy+}"
-        );
-        assert_eq!(
-            selected(&t, "PUT", "/pets/dog/1").unwrap(),
             "ANY /pets/dog/{id}"
         );
+    }
+
+    #[test]
+    fn any_only_takes_the_methods_its_resource_does_not_define() {
+        let t = table(&["ANY /users/{id}", "GET /users/{id}"]);
+        assert_eq!(selected(&t, "GET", "/users/1").unwrap(), "GET /users/{id}");
+        assert_eq!(
+            selected(&t, "DELETE", "/users/1").unwrap(),
+            "ANY /users/{id}"
+        );
+        let t = table(&["ANY /v1/{proxy+}", "GET /v1/{proxy+}"]);
+        assert_eq!(selected(&t, "GET", "/v1/a/b").unwrap(), "GET /v1/{proxy+}");
+        assert_eq!(selected(&t, "POST", "/v1/a/b").unwrap(), "ANY /v1/{proxy+}");
+    }
+
+    #[test]
+    fn a_full_match_beats_a_greedy_match_with_a_more_literal_prefix() {
+        let t = table(&["GET /v1/{proxy+}", "GET /{a}/{b}"]);
+        assert_eq!(selected(&t, "GET", "/v1/x").unwrap(), "GET /{a}/{b}");
+        assert_eq!(selected(&t, "GET", "/v1/x/y").unwrap(), "GET /v1/{proxy+}");
     }
 
     #[test]

@@ -209,7 +209,8 @@ async fn a_route_gets_the_v2_event_and_its_response_is_mapped() {
     assert_eq!(body_json(&r), *event);
     assert_eq!(event["version"], "2.0");
     assert_eq!(event["routeKey"], "GET /v1/items/{id}");
-    assert_eq!(event["rawPath"], "/v1/items/a%20b");
+    assert_eq!(event["rawPath"], "/v1/items/a b");
+    assert_eq!(event["requestContext"]["http"]["path"], "/v1/items/a b");
     assert_eq!(event["rawQueryString"], "x=1&x=2");
     assert_eq!(event["queryStringParameters"]["x"], "1,2");
     assert_eq!(event["pathParameters"]["id"], "a b");
@@ -236,6 +237,104 @@ async fn a_route_gets_the_v2_event_and_its_response_is_mapped() {
     assert!(ctx["timeEpoch"].as_i64().unwrap() > 1_700_000_000_000);
     assert!(event.get("body").is_none());
     assert_eq!(event["isBase64Encoded"], false);
+}
+
+#[tokio::test]
+async fn the_path_reaches_the_function_percent_decoded_in_both_formats() {
+    let invoker = StandIn::new(echo);
+    let mut legacy = route("GET /legacy/{proxy+}", "Legacy");
+    legacy.payload_format_version = "1.0".into();
+    let g = gateway(
+        &api(vec![route("GET /files/{name}", "Files"), legacy]),
+        invoker.clone(),
+    );
+    send(&g, "GET", "/files/caf%C3%A9%20menu%2Fv2?x=%20", &[]).await;
+    send(&g, "GET", "/legacy/a%40b", &[]).await;
+    let calls = invoker.calls();
+    let v2 = &calls[0].1;
+    assert_eq!(v2["rawPath"], "/files/café menu/v2");
+    assert_eq!(v2["requestContext"]["http"]["path"], "/files/café menu/v2");
+    assert_eq!(v2["pathParameters"]["name"], "café menu/v2");
+    // The query string stays as it was sent.
+    assert_eq!(v2["rawQueryString"], "x=%20");
+    let v1 = &calls[1].1;
+    assert_eq!(v1["path"], "/legacy/a@b");
+    assert_eq!(v1["requestContext"]["path"], "/legacy/a@b");
+}
+
+#[tokio::test]
+async fn a_full_match_on_any_wins_over_a_greedy_route_with_the_method() {
+    let invoker = StandIn::new(echo);
+    let g = gateway(
+        &api(vec![
+            route("ANY /users/{id}", "User"),
+            route("GET /{proxy+}", "Proxy"),
+        ]),
+        invoker.clone(),
+    );
+    assert_eq!(send(&g, "GET", "/users/1", &[]).await.status(), 200);
+    assert_eq!(send(&g, "GET", "/carts/1", &[]).await.status(), 200);
+    let functions: Vec<String> = invoker.calls().into_iter().map(|(f, _)| f).collect();
+    assert_eq!(functions, ["local-User", "local-Proxy"]);
+}
+
+#[tokio::test]
+async fn a_status_code_given_as_a_string_of_digits_is_honoured() {
+    let g = gateway(
+        &api(vec![route("POST /x", "Fn")]),
+        StandIn::new(|_, _| success(json!({"statusCode": "201", "body": "made"}))),
+    );
+    let r = send(&g, "POST", "/x", &[]).await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(r.body(), "made");
+}
+
+#[tokio::test]
+async fn a_request_line_and_header_values_over_10240_bytes_are_refused() {
+    let invoker = StandIn::new(echo);
+    let g = gateway(&api(vec![route("GET /x", "Fn")]), invoker.clone());
+    // "GET /x HTTP/1.1" is 15 bytes; the header values make up the rest.
+    let fits = "a".repeat(MAX_REQUEST_HEAD_BYTES - 15);
+    let r = send(&g, "GET", "/x", &[("x-big", &fits)]).await;
+    assert_eq!(r.status(), 200);
+    let over = "a".repeat(MAX_REQUEST_HEAD_BYTES - 14);
+    let r = send(&g, "GET", "/x", &[("x-big", &over)]).await;
+    assert_eq!(r.status(), 431);
+    assert_eq!(r.body(), r#"{"message":"Request Header Fields Too Large"}"#);
+    assert!(r.headers().contains_key("apigw-requestid"));
+    // The query string is part of the request line.
+    let long_query = format!("/x?q={}", "a".repeat(MAX_REQUEST_HEAD_BYTES));
+    assert_eq!(send(&g, "GET", &long_query, &[]).await.status(), 431);
+    assert_eq!(invoker.calls().len(), 1);
+}
+
+#[tokio::test]
+async fn an_event_over_lambdas_6_mb_limit_is_refused_without_invoking() {
+    let invoker = StandIn::new(|_, _| success(json!({"statusCode": 204})));
+    let g = gateway(&api(vec![route("POST /upload", "Up")]), invoker.clone());
+    // 5 MB of text fits; the same 5 MB as binary grows by a third in base64 and does not.
+    let body = vec![b'a'; 5_000_000];
+    let r = g
+        .handle(
+            request("POST", "/upload", &[("content-type", "text/plain")], &body),
+            peer(),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let r = g
+        .handle(
+            request(
+                "POST",
+                "/upload",
+                &[("content-type", "application/octet-stream")],
+                &body,
+            ),
+            peer(),
+        )
+        .await;
+    assert_eq!(r.status(), 413);
+    assert_eq!(r.body(), r#"{"message":"Request Entity Too Large"}"#);
+    assert_eq!(invoker.calls().len(), 1);
 }
 
 #[tokio::test]
@@ -478,6 +577,7 @@ fn authorized_api(simple: bool, ttl: Duration) -> HttpApi {
             simple_responses: simple,
             identity_headers: vec!["Authorization".into()],
             identity_query_strings: vec![],
+            identity_context: vec![],
             ttl,
         },
     );
@@ -606,6 +706,82 @@ async fn without_a_ttl_the_authorizer_runs_every_time() {
         send(&g, "GET", "/v1/cart", &[("authorization", "good")]).await;
     }
     assert_eq!(invoker.calls_to("local-Authorizer").len(), 3);
+}
+
+#[tokio::test]
+async fn an_authorizer_slower_than_ten_seconds_is_an_internal_server_error() {
+    let invoker = StandIn::new(|function, event| {
+        if function == "local-Authorizer" {
+            return Reply {
+                delay: Some(Duration::from_secs(5)),
+                result: auth_and_echo(function, event).result,
+            };
+        }
+        echo(function, event)
+    });
+    let mut g = gateway(
+        &authorized_api(true, Duration::from_secs(300)),
+        invoker.clone(),
+    );
+    assert_eq!(g.authorizer_timeout, authorizer::AUTHORIZER_TIMEOUT);
+    assert_eq!(authorizer::AUTHORIZER_TIMEOUT, Duration::from_secs(10));
+    g.authorizer_timeout = Duration::from_millis(50);
+    let started = Instant::now();
+    for _ in 0..2 {
+        let r = send(&g, "GET", "/v1/cart", &[("authorization", "good")]).await;
+        assert_eq!(r.status(), 500);
+        assert_eq!(r.body(), r#"{"message":"Internal Server Error"}"#);
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // A timed-out answer is not cached, and the route's function never runs.
+    assert_eq!(invoker.calls_to("local-Authorizer").len(), 2);
+    assert!(invoker.calls_to("local-GetCart").is_empty());
+}
+
+#[tokio::test]
+async fn a_route_key_identity_source_caches_per_route() {
+    let mut a = authorized_api(true, Duration::from_secs(300));
+    if let Some(auth) = a.authorizers.get_mut("TokenAuth") {
+        auth.identity_context = vec!["routeKey".into()];
+    }
+    let invoker = StandIn::new(auth_and_echo);
+    let g = gateway(&a, invoker.clone());
+    for path in ["/v1/cart", "/v1/orders", "/v1/cart", "/v1/orders"] {
+        let r = send(&g, "GET", path, &[("authorization", "good")]).await;
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let calls = invoker.calls_to("local-Authorizer");
+    assert_eq!(calls.len(), 2, "one authorizer call per route");
+    assert_eq!(calls[0]["identitySource"], json!(["good", "GET /v1/cart"]));
+    assert_eq!(
+        calls[1]["identitySource"],
+        json!(["good", "GET /v1/orders"])
+    );
+}
+
+#[test]
+fn an_unknown_context_identity_source_is_refused() {
+    let mut a = authorized_api(true, Duration::ZERO);
+    if let Some(auth) = a.authorizers.get_mut("TokenAuth") {
+        auth.identity_context = vec!["authorizer.claims".into()];
+    }
+    let result = Gateway::new(
+        &a,
+        BTreeMap::from([
+            ("GetCart".to_string(), "local-GetCart".to_string()),
+            ("ListOrders".to_string(), "local-ListOrders".to_string()),
+            ("Health".to_string(), "local-Health".to_string()),
+            ("Authorizer".to_string(), "local-Authorizer".to_string()),
+        ]),
+        StandIn::new(echo),
+        GatewayOptions {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            port: 0,
+        },
+    );
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains("$context.authorizer.claims"), "{error}");
 }
 
 #[tokio::test]
@@ -750,6 +926,27 @@ async fn responses_to_allowed_origins_get_the_configured_cors_headers_only() {
         r.headers()["access-control-allow-origin"],
         "https://shop.test"
     );
+}
+
+#[test]
+fn credentials_with_a_wildcard_origin_are_refused() {
+    let mut a = cors_api(vec![route("GET /x", "Fn")]);
+    if let Some(cors) = a.cors.as_mut() {
+        cors.allow_origins = vec!["*".into()];
+        cors.allow_credentials = true;
+    }
+    let result = Gateway::new(
+        &a,
+        BTreeMap::from([("Fn".to_string(), "local-Fn".to_string())]),
+        StandIn::new(echo),
+        GatewayOptions {
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            port: 0,
+        },
+    );
+    let error = result.unwrap_err().to_string();
+    assert!(error.contains("AllowCredentials"), "{error}");
 }
 
 // ---- construction and serving ----

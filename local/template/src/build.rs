@@ -748,6 +748,7 @@ fn authorizer(name: &str, a: &Value, functions: &[Function]) -> Result<Authorize
         simple_responses: opt_bool(a, "EnableSimpleResponses")?.unwrap_or(false),
         identity_headers: opt_list(&identity, "Headers")?,
         identity_query_strings: opt_list(&identity, "QueryStrings")?,
+        identity_context: opt_list(&identity, "Context")?,
         ttl: Duration::from_secs(opt_u64_in(&identity, "ReauthorizeEvery", 0..=3600)?.unwrap_or(0)),
     })
 }
@@ -766,14 +767,25 @@ fn cors(v: Option<&Value>) -> Result<Option<Cors>, TemplateError> {
             allow_origins: vec![origin.clone()],
             ..Cors::default()
         })),
-        Value::Object(_) => Ok(Some(Cors {
-            allow_origins: opt_list(v, "AllowOrigins")?,
-            allow_methods: opt_list(v, "AllowMethods")?,
-            allow_headers: opt_list(v, "AllowHeaders")?,
-            expose_headers: opt_list(v, "ExposeHeaders")?,
-            max_age: opt_u64(v, "MaxAge")?,
-            allow_credentials: opt_bool(v, "AllowCredentials")?.unwrap_or(false),
-        })),
+        Value::Object(_) => {
+            let cors = Cors {
+                allow_origins: opt_list(v, "AllowOrigins")?,
+                allow_methods: opt_list(v, "AllowMethods")?,
+                allow_headers: opt_list(v, "AllowHeaders")?,
+                expose_headers: opt_list(v, "ExposeHeaders")?,
+                max_age: opt_u64(v, "MaxAge")?,
+                allow_credentials: opt_bool(v, "AllowCredentials")?.unwrap_or(false),
+            };
+            // API Gateway refuses this at deployment (a 400 from CreateApi/UpdateApi):
+            // "allow-credentials is not supported if 'allow-origin' is *".
+            if cors.allow_credentials && cors.allow_origins.iter().any(|o| o == "*") {
+                return Err(TemplateError::invalid(
+                    "AllowCredentials: true cannot be combined with AllowOrigins: '*' \
+                     (API Gateway refuses it); list the origins instead",
+                ));
+            }
+            Ok(Some(cors))
+        }
         other => Err(TemplateError::invalid(format!(
             "expected true, an origin or a mapping, got {other}"
         ))),

@@ -259,6 +259,9 @@ pub struct Authorizer {
     pub identity_headers: Vec<String>,
     /// `Identity.QueryStrings`.
     pub identity_query_strings: Vec<String>,
+    /// `Identity.Context`: context variable names, each the `$context.<name>`
+    /// identity source SAM makes of it (`routeKey`, `identity.sourceIp`, ...).
+    pub identity_context: Vec<String>,
     /// `Identity.ReauthorizeEvery` (seconds; 0 disables caching).
     pub ttl: Duration,
 }

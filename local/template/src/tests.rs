@@ -771,6 +771,7 @@ Resources:
             EnableSimpleResponses: true
             Identity:
               Headers: [Authorization]
+              Context: [routeKey]
               ReauthorizeEvery: 60
           Plain:
             FunctionArn: !GetAtt Authorizer.Arn
@@ -845,6 +846,7 @@ fn explicit_http_apis_carry_auth_cors_and_throttling() {
     assert_eq!(token.payload_format_version, "2.0");
     assert!(token.simple_responses);
     assert_eq!(token.identity_headers, vec!["Authorization".to_string()]);
+    assert_eq!(token.identity_context, vec!["routeKey".to_string()]);
     assert_eq!(token.ttl, Duration::from_secs(60));
     let plain = &api.authorizers["Plain"];
     assert_eq!(plain.payload_format_version, "1.0");
@@ -860,6 +862,28 @@ fn explicit_http_apis_carry_auth_cors_and_throttling() {
     assert_eq!(auth_of("POST /orders").as_deref(), Some("Token"));
     assert_eq!(auth_of("GET /health"), None);
     assert_eq!(auth_of("GET /legacy").as_deref(), Some("Plain"));
+}
+
+#[test]
+fn credentials_with_a_wildcard_origin_are_refused_as_api_gateway_refuses_them() {
+    let err = load_err(&AUTH.replace(
+        "AllowOrigins: [https://shop.example]",
+        "AllowOrigins: ['*']",
+    ));
+    assert!(
+        err.contains("CorsConfiguration") && err.contains("AllowCredentials"),
+        "{err}"
+    );
+    let model = load(
+        &AUTH
+            .replace(
+                "AllowOrigins: [https://shop.example]",
+                "AllowOrigins: ['*']",
+            )
+            .replace("AllowCredentials: true", "AllowCredentials: false"),
+    );
+    let cors = model.http_apis[0].cors.as_ref().expect("cors");
+    assert_eq!(cors.allow_origins, vec!["*".to_string()]);
 }
 
 #[test]
