@@ -105,7 +105,16 @@ async fn a_crash_mid_batch_brings_the_batch_back_and_each_event_sends_one_email(
     )
     .await
     .unwrap();
-    assert_eq!(log.len(), events.len(), "one delivery per event: {log:?}");
+    // (The buyer's log also holds the verification email of their registration.)
+    let deliveries: Vec<_> = log
+        .iter()
+        .filter(|d| events.iter().any(|e| d["eventId"] == e["id"]))
+        .collect();
+    assert_eq!(
+        deliveries.len(),
+        events.len(),
+        "one delivery per event: {log:?}"
+    );
 
     // ...after at least one crash: a redelivered event found its email already sent...
     let duplicates = eventually(WAIT, "a redelivery after the crash", || async {
