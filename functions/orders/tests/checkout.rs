@@ -581,8 +581,11 @@ async fn an_admins_full_refund_makes_the_order_refunded() {
         Duration::from_secs(30),
         "the order to be refunded",
         || async {
+            // The two refunds' events may reach the order in either order: wait for both.
             let seen = order(shop, &buyer.token, &id).await;
-            (seen["status"] == "REFUNDED").then_some(seen)
+            (seen["status"] == "REFUNDED"
+                && seen["payment"]["refunded"] == json!({"amount": 4400, "currency": "USD"}))
+            .then_some(seen)
         },
     )
     .await
