@@ -12,7 +12,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 what="${1:-all}"
 work="$(mktemp -d /tmp/storefront-first-run.XXXXXX)"
 port="${PORT:-3900}"
-echo "(work dir: $work; remove it when done)" >&2
+echo "(work dir: $work; its logs stay, its clones and target dirs are removed at the end)" >&2
+# A cold target dir takes several GB: keep only the logs once the figures are printed.
+trap 'rm -rf "$work/up" "$work/ci" "$work/up-target" "$work/ci-target"' EXIT
 
 # Starts `cargo run -p local -- up $*` in the clone, waits for the first answered request and the
 # end of seeding (when seeding), prints both times, and stops the stack.
