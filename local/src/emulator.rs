@@ -16,6 +16,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{oneshot, watch};
 
 use crate::paths;
 
@@ -52,11 +53,14 @@ pub async fn install_tools(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// A running emulator process.
+///
+/// A task owns the process: it stops it when asked (or when the `Emulator` is dropped) and
+/// reports its exit, so that a stack notices an emulator that died under it ([`Self::exited`]).
 #[derive(Debug)]
 pub struct Emulator {
-    child: Child,
-    // Held open for the emulator's lifetime: closing it stops the emulator.
-    stdin: Option<ChildStdin>,
+    stop: Option<oneshot::Sender<()>>,
+    exit: watch::Receiver<Option<String>>,
+    supervisor: Option<tokio::task::JoinHandle<()>>,
     endpoint: String,
 }
 
@@ -107,11 +111,27 @@ impl Emulator {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         tracing::debug!(target: "local::emulator", port, elapsed_ms = started.elapsed().as_millis() as u64, "emulator ready");
 
+        let (stop, stopped) = oneshot::channel();
+        let (exited, exit) = watch::channel(None);
+        let stdin = child.stdin.take();
+        let supervisor = tokio::spawn(supervise(child, stdin, stopped, exited));
         Ok(Self {
-            stdin: child.stdin.take(),
-            child,
+            stop: Some(stop),
+            exit,
+            supervisor: Some(supervisor),
             endpoint: format!("http://127.0.0.1:{port}"),
         })
+    }
+
+    /// Resolves when the emulator process exits without having been asked to stop, with its
+    /// exit status (`signal: 9 (SIGKILL)`, `exit status: 1`).
+    pub async fn exited(&self) -> String {
+        let mut exit = self.exit.clone();
+        match exit.wait_for(Option::is_some).await {
+            Ok(status) => status.clone().unwrap_or_default(),
+            // The supervisor is gone only once the emulator was stopped: never resolve then.
+            Err(_) => std::future::pending().await,
+        }
     }
 
     /// `http://127.0.0.1:<port>`: the value of `AWS_ENDPOINT_URL` for everything that talks to it.
@@ -126,12 +146,34 @@ impl Emulator {
 
     /// Stops the emulator and waits for it to exit.
     pub async fn stop(mut self) {
-        drop(self.stdin.take());
-        if tokio::time::timeout(Duration::from_secs(2), self.child.wait())
-            .await
-            .is_err()
-        {
-            let _ = self.child.kill().await;
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(supervisor) = self.supervisor.take() {
+            let _ = supervisor.await;
+        }
+    }
+}
+
+/// Owns the emulator process: publishes its exit status if it dies, and stops it (closing its
+/// standard input, then killing it after 2 s) when told to or when the [`Emulator`] is dropped.
+async fn supervise(
+    mut child: Child,
+    stdin: Option<ChildStdin>,
+    stopped: oneshot::Receiver<()>,
+    exited: watch::Sender<Option<String>>,
+) {
+    tokio::select! {
+        status = child.wait() => {
+            let status = status.map_or_else(|e| format!("unknown status: {e}"), |s| s.to_string());
+            tracing::debug!(target: "local::emulator", %status, "emulator exited");
+            exited.send_replace(Some(status));
+        }
+        _ = stopped => {
+            drop(stdin);
+            if tokio::time::timeout(Duration::from_secs(2), child.wait()).await.is_err() {
+                let _ = child.kill().await;
+            }
         }
     }
 }

@@ -299,33 +299,48 @@ async fn up(
     .await
     .with_context(|| format!("start the console on port {console_port}"))?;
     print_summary(&stack, &console);
-    let mut interrupted = false;
-    if let Some((admin_email, admin_password)) = admin {
-        let options = local::seed::SeedOptions {
-            admin_email,
-            admin_password,
-            ..local::seed::SeedOptions::new(stack.api_url()?)
-        };
-        tokio::select! {
-            seeded = seed(&options) => {
-                if let Err(err) = seeded {
-                    eprintln!("error: seeding failed: {err:#}");
+    // Runs until Ctrl-C (or SIGTERM), or until the emulator dies under the stack.
+    let run = async {
+        if let Some((admin_email, admin_password)) = admin {
+            let options = local::seed::SeedOptions {
+                admin_email,
+                admin_password,
+                ..local::seed::SeedOptions::new(stack.api_url()?)
+            };
+            tokio::select! {
+                seeded = seed(&options) => {
+                    if let Err(err) = seeded {
+                        eprintln!("error: seeding failed: {err:#}");
+                    }
                 }
-            }
-            signal = wait_for_signal() => {
-                signal?;
-                interrupted = true;
+                signal = wait_for_signal() => return signal,
             }
         }
-    }
-    if !interrupted {
-        wait_for_signal().await?;
+        wait_for_signal().await
+    };
+    let emulator_died = tokio::select! {
+        signal = run => {
+            signal?;
+            None
+        }
+        status = stack.emulator_exited() => Some(status),
+    };
+    if let Some(status) = &emulator_died {
+        eprintln!(
+            "error: the AWS API emulator exited ({status}). Every table, queue, secret and email \
+             of the stack was in it and is lost, so every request would now fail: stopping. \
+             Run `up` again to start afresh."
+        );
     }
     eprintln!("Stopping...");
     console.shutdown().await;
     stack.shutdown().await;
     eprintln!("Stopped.");
-    Ok(ExitCode::SUCCESS)
+    Ok(if emulator_died.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 async fn seed(options: &local::seed::SeedOptions) -> anyhow::Result<ExitCode> {

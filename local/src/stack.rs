@@ -399,6 +399,15 @@ impl Stack {
         }
     }
 
+    /// Resolves if the emulator process exits under the running stack (killed, crashed), with
+    /// its exit status. Every table, queue, secret and email is gone with it.
+    pub async fn emulator_exited(&self) -> String {
+        match &self.emulator {
+            Some(emulator) => emulator.exited().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// The emulator's endpoint (`AWS_ENDPOINT_URL` of the functions).
     pub fn emulator_endpoint(&self) -> &str {
         self.emulator.as_ref().map_or("", |e| e.endpoint())

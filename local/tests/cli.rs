@@ -1,5 +1,6 @@
 //! `local up` as a developer runs it: the repository's template comes up, answers
-//! `GET /v1/health`, and Ctrl-C stops it without leaving any process behind.
+//! `GET /v1/health`, and Ctrl-C stops it without leaving any process behind; when the emulator
+//! dies under it, it says so and stops.
 
 // Helpers outside the test functions fail the test on a setup error too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -71,43 +72,71 @@ fn http_get(url: &str) -> (u16, String) {
     })
 }
 
+/// A running `local up` of the repository's template.
+struct Up {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    url: String,
+}
+
+impl Up {
+    /// Starts `local up` and waits until its summary names the HTTP API's address.
+    fn start(stack_name: &str) -> Self {
+        let root = local::paths::repo_root();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_local"))
+            .current_dir(&root)
+            .args(["up", "--port", "0", "--stack-name", stack_name])
+            .env("RUST_LOG", "warn,local=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (lines_tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(300);
+        let mut log = Vec::new();
+        let url = loop {
+            let line = lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| {
+                    panic!("no API address printed; log so far:\n{}", log.join("\n"))
+                });
+            log.push(line.clone());
+            if let Some(start) = line.find("HttpApi") {
+                let rest = &line[start..];
+                if let Some(at) = rest.find("http://") {
+                    break rest[at..].split_whitespace().next().unwrap().to_owned();
+                }
+            }
+        };
+        Self { child, lines, url }
+    }
+
+    /// Waits up to `within` for `local up` to exit, and returns its status.
+    fn exit_status(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "local up did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 #[test]
 fn up_serves_the_template_and_ctrl_c_leaves_no_process_behind() {
-    let root = local::paths::repo_root();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_local"))
-        .current_dir(&root)
-        .args(["up", "--port", "0", "--stack-name", "cli-test"])
-        .env("RUST_LOG", "warn,local=info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines_tx, lines_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-
-    // The summary names the HTTP API's address.
-    let deadline = Instant::now() + Duration::from_secs(300);
-    let mut log = Vec::new();
-    let url = loop {
-        let line = lines_rx
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .unwrap_or_else(|_| panic!("no API address printed; log so far:\n{}", log.join("\n")));
-        log.push(line.clone());
-        if let Some(start) = line.find("HttpApi") {
-            let rest = &line[start..];
-            if let Some(at) = rest.find("http://") {
-                break rest[at..].split_whitespace().next().unwrap().to_owned();
-            }
-        }
-    };
+    let mut up = Up::start("cli-test");
+    let url = up.url.clone();
 
     let (status, body) = http_get(&format!("{url}/v1/health"));
     assert_eq!(status, 200, "{body}");
@@ -120,14 +149,14 @@ fn up_serves_the_template_and_ctrl_c_leaves_no_process_behind() {
     assert_eq!(problem["status"], 404);
     assert!(problem["code"].is_string());
 
-    let started: Vec<u32> = children(child.id());
+    let started: Vec<u32> = children(up.child.id());
     assert!(
         started.len() >= 3,
         "the emulator and two function instances run as children: {started:?}"
     );
 
     // Ctrl-C.
-    let pid = i32::try_from(child.id()).unwrap();
+    let pid = i32::try_from(up.child.id()).unwrap();
     assert!(
         Command::new("kill")
             .args(["-INT", &pid.to_string()])
@@ -135,18 +164,48 @@ fn up_serves_the_template_and_ctrl_c_leaves_no_process_behind() {
             .unwrap()
             .success()
     );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "local up did not stop after Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = up.exit_status(Duration::from_secs(20));
     assert!(status.success(), "local up exits cleanly: {status}");
+    let left: Vec<u32> = started.into_iter().filter(|pid| alive(*pid)).collect();
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+}
+
+#[test]
+fn up_stops_and_says_why_when_the_emulator_dies_under_it() {
+    let mut up = Up::start("cli-emulator-death");
+    let (status, body) = http_get(&format!("{}/v1/health", up.url));
+    assert_eq!(status, 200, "{body}");
+
+    let started: Vec<u32> = children(up.child.id());
+    let emulator = started
+        .iter()
+        .copied()
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("server.py"))
+        })
+        .unwrap_or_else(|| panic!("no emulator among the children {started:?}"));
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &emulator.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let status = up.exit_status(Duration::from_secs(30));
+    assert!(!status.success(), "a lost emulator is a failure: {status}");
+    // The rest of what it printed, up to the end of its output.
+    let mut said = Vec::new();
+    while let Ok(line) = up.lines.recv_timeout(Duration::from_secs(5)) {
+        said.push(line);
+    }
+    assert!(
+        said.iter().any(|line| line.contains("emulator exited")
+            && line.contains("SIGKILL")
+            && line.contains("lost")),
+        "{said:#?}"
+    );
     let left: Vec<u32> = started.into_iter().filter(|pid| alive(*pid)).collect();
     assert!(left.is_empty(), "processes left behind: {left:?}");
 }

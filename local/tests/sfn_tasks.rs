@@ -279,7 +279,13 @@ async fn crashes_timeouts_and_missing_functions_fail_with_their_step_functions_n
     let (arn, slow) = fx
         .run("InvokeMachine", json!({"slow": {"sleepMs": 3000}}))
         .await;
-    assert_eq!(failure(&slow).0, "States.Timeout");
+    // A function's own timeout is an unhandled Lambda error, not the state's States.Timeout.
+    let (error, cause) = failure(&slow);
+    assert_eq!(error, "Lambda.Unknown");
+    assert!(
+        cause.contains("Task timed out after 1.00 seconds"),
+        "{cause}"
+    );
     let types: Vec<HistoryEventType> = fx
         .history(&arn)
         .await
@@ -287,8 +293,27 @@ async fn crashes_timeouts_and_missing_functions_fail_with_their_step_functions_n
         .map(|e| e.r#type)
         .collect();
     assert!(
-        types.contains(&HistoryEventType::LambdaFunctionTimedOut),
+        types.contains(&HistoryEventType::LambdaFunctionFailed),
         "{types:?}"
+    );
+    assert!(
+        !types.contains(&HistoryEventType::LambdaFunctionTimedOut),
+        "{types:?}"
+    );
+
+    // So `States.TaskFailed` catches it, as on AWS.
+    let (_, caught) = fx
+        .run("InvokeMachine", json!({"slowCaught": {"sleepMs": 3000}}))
+        .await;
+    assert_eq!(caught.status, ExecutionStatus::Succeeded);
+    let caught = output(&caught);
+    assert_eq!(caught["error"]["Error"], "Lambda.Unknown", "{caught}");
+    assert!(
+        caught["error"]["Cause"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Task timed out"),
+        "{caught}"
     );
 
     let (_, missing) = fx.run("InvokeMachine", json!({"missing": true})).await;

@@ -10,7 +10,7 @@
 //! |---------------------------------------------|------------------------------------------|
 //! | the function returned an error              | its `errorType` (cause: the error JSON)  |
 //! | the function's process crashed or its init failed | `Lambda.Unknown`                   |
-//! | the function ran past its own timeout       | `States.Timeout`                         |
+//! | the function ran past its own timeout       | `Lambda.Unknown` (cause: the timeout)    |
 //! | no such function                            | `Lambda.ResourceNotFoundException`       |
 //! | a function's result is not JSON             | `States.Runtime`                         |
 //! | an SNS or SQS call failed                   | `SNS.<code>` / `SQS.<code>`              |
@@ -18,8 +18,9 @@
 //! | no heartbeat within `HeartbeatSeconds`      | `States.HeartbeatTimeout`                |
 //! | a resource the local stack does not serve   | `States.Runtime`                         |
 //!
-//! A function timeout differs from the service, which reports it as `Lambda.Unknown`: the
-//! local stack raises `States.Timeout`, so that a timeout is told apart from a crash.
+//! A function's own timeout is an unhandled Lambda error, as AWS documents it: `Lambda.Unknown`,
+//! which `States.TaskFailed` and `States.ALL` catch. `States.Timeout` is only the state's own
+//! `TimeoutSeconds` (or the execution's), which `States.TaskFailed` does not match.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -719,13 +720,14 @@ fn function_error(error: &FunctionError) -> TaskError {
         FunctionErrorKind::Handled | FunctionErrorKind::Unhandled => {
             TaskError::new(error.error_type.clone(), payload)
         }
-        FunctionErrorKind::Timeout => TaskError::new(names::TIMEOUT, payload),
-        FunctionErrorKind::Crash | FunctionErrorKind::Init => TaskError::new(
-            "Lambda.Unknown",
-            format!(
-                "The cause could not be determined because Lambda did not return an error type. Returned payload: {payload}"
-            ),
-        ),
+        FunctionErrorKind::Timeout | FunctionErrorKind::Crash | FunctionErrorKind::Init => {
+            TaskError::new(
+                "Lambda.Unknown",
+                format!(
+                    "The cause could not be determined because Lambda did not return an error type. Returned payload: {payload}"
+                ),
+            )
+        }
     }
 }
 
@@ -1003,13 +1005,19 @@ mod tests {
     }
 
     #[test]
-    fn a_function_timeout_is_states_timeout() {
+    fn a_function_timeout_is_lambda_unknown_with_the_timeout_as_cause() {
         let error = function_error(&function_error_of(
             FunctionErrorKind::Timeout,
             "Sandbox.Timedout",
             r#"{"errorMessage":"Task timed out after 1.00 seconds"}"#,
         ));
-        assert_eq!(error.error, "States.Timeout");
+        assert_eq!(error.error, "Lambda.Unknown");
+        assert!(
+            error
+                .cause
+                .unwrap_or_default()
+                .contains("Task timed out after 1.00 seconds")
+        );
     }
 
     #[test]

@@ -970,8 +970,8 @@ fn read_definition(path: &Path) -> Result<Value, TemplateError> {
     if let Ok(json) = serde_json::from_str(&text) {
         return Ok(json);
     }
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text)
-        .map_err(|e| TemplateError::invalid(format!("{}: {e}", path.display())))?;
+    let yaml = crate::document::load(&text)
+        .map_err(|e| TemplateError::invalid(format!("{}: {}", path.display(), e.chain())))?;
     crate::document::to_json(yaml)
 }
 

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use saphyr::{LoadableYamlNode as _, Scalar, Yaml};
 use serde_json::{Map, Value};
-use serde_yaml::Value as Yaml;
 
 use crate::error::TemplateError;
 
@@ -58,8 +58,21 @@ pub(crate) struct Document {
     pub raw: Value,
 }
 
+/// Reads one YAML document (an empty text is `null`). Duplicate keys are an error, as YAML and
+/// CloudFormation make them; anchors and aliases are expanded.
+pub(crate) fn load(text: &str) -> Result<Yaml<'_>, TemplateError> {
+    let mut documents = Yaml::load_from_str(text)?.into_iter();
+    let root = documents.next().unwrap_or(Yaml::Value(Scalar::Null));
+    if documents.next().is_some() {
+        return Err(TemplateError::invalid(
+            "a template is one YAML document, this text holds several",
+        ));
+    }
+    Ok(root)
+}
+
 pub(crate) fn parse(yaml: &str) -> Result<Document, TemplateError> {
-    let root: Yaml = serde_yaml::from_str(yaml)?;
+    let root = load(yaml)?;
     // Outputs and resources keep template order: the long-form maps may be sorted.
     let output_order = section_keys(&root, "Outputs");
     let mut order = section_keys(&root, "Resources");
@@ -262,40 +275,40 @@ pub(crate) fn merge_globals(global: &Value, local: &Value) -> Value {
 }
 
 /// Keys of a top-level section, in the order the YAML lists them.
-fn section_keys(root: &Yaml, section: &str) -> Vec<String> {
-    root.get(section)
-        .and_then(Yaml::as_mapping)
+fn section_keys(root: &Yaml<'_>, section: &str) -> Vec<String> {
+    let Yaml::Mapping(top) = root else {
+        return Vec::new();
+    };
+    top.iter()
+        .find(|(k, _)| k.as_str() == Some(section))
+        .and_then(|(_, v)| v.as_mapping())
         .map(|m| m.keys().filter_map(|k| key_string(k).ok()).collect())
         .unwrap_or_default()
 }
 
-fn key_string(k: &Yaml) -> Result<String, TemplateError> {
+fn key_string(k: &Yaml<'_>) -> Result<String, TemplateError> {
     match k {
-        Yaml::String(s) => Ok(s.clone()),
-        Yaml::Number(n) => Ok(n.to_string()),
-        Yaml::Bool(b) => Ok(b.to_string()),
+        Yaml::Value(Scalar::String(s)) => Ok(s.to_string()),
+        Yaml::Value(Scalar::Integer(i)) => Ok(i.to_string()),
+        Yaml::Value(Scalar::FloatingPoint(f)) => Ok(f.to_string()),
+        Yaml::Value(Scalar::Boolean(b)) => Ok(b.to_string()),
+        Yaml::Value(Scalar::Null) => Ok("null".to_owned()),
         _ => Err(TemplateError::invalid("mapping keys must be scalars")),
     }
 }
 
 /// Converts YAML to JSON, turning short-form tags into long-form functions.
-pub(crate) fn to_json(v: Yaml) -> Result<Value, TemplateError> {
+pub(crate) fn to_json(v: Yaml<'_>) -> Result<Value, TemplateError> {
     Ok(match v {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(b),
-        Yaml::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                serde_json::Number::from_f64(f)
-                    .map(Value::Number)
-                    .ok_or_else(|| TemplateError::invalid(format!("number {n} has no JSON form")))?
-            }
-        }
-        Yaml::String(s) => Value::String(s),
+        Yaml::Value(scalar) => match scalar {
+            Scalar::Null => Value::Null,
+            Scalar::Boolean(b) => Value::Bool(b),
+            Scalar::Integer(i) => Value::from(i),
+            Scalar::FloatingPoint(f) => serde_json::Number::from_f64(f.into_inner())
+                .map(Value::Number)
+                .ok_or_else(|| TemplateError::invalid(format!("number {f} has no JSON form")))?,
+            Scalar::String(s) => Value::String(s.into_owned()),
+        },
         Yaml::Sequence(items) => {
             Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
         }
@@ -306,16 +319,18 @@ pub(crate) fn to_json(v: Yaml) -> Result<Value, TemplateError> {
             }
             Value::Object(out)
         }
-        Yaml::Tagged(tagged) => {
-            let tag = tagged.tag.to_string();
-            let name = tag.trim_start_matches('!');
-            let inner = tagged.value;
-            let (key, arg) = match name {
-                "Ref" => ("Ref".to_string(), to_json(inner)?),
-                "Condition" => ("Condition".to_string(), to_json(inner)?),
+        Yaml::Tagged(tag, inner) => {
+            if tag.handle != "!" {
+                return Err(TemplateError::UnknownTag(
+                    tag.to_string().trim_start_matches('!').to_owned(),
+                ));
+            }
+            let (key, arg) = match tag.suffix.as_str() {
+                "Ref" => ("Ref".to_string(), to_json(*inner)?),
+                "Condition" => ("Condition".to_string(), to_json(*inner)?),
                 "GetAtt" => {
-                    let arg = match inner {
-                        Yaml::String(s) => match s.split_once('.') {
+                    let arg = match *inner {
+                        Yaml::Value(Scalar::String(s)) => match s.split_once('.') {
                             Some((res, attr)) => Value::Array(vec![res.into(), attr.into()]),
                             None => {
                                 return Err(TemplateError::invalid(format!(
@@ -327,12 +342,18 @@ pub(crate) fn to_json(v: Yaml) -> Result<Value, TemplateError> {
                     };
                     ("Fn::GetAtt".to_string(), arg)
                 }
-                n if FN_TAGS.contains(&n) => (format!("Fn::{n}"), to_json(inner)?),
+                n if FN_TAGS.contains(&n) => (format!("Fn::{n}"), to_json(*inner)?),
                 other => return Err(TemplateError::UnknownTag(other.to_string())),
             };
             let mut out = Map::new();
             out.insert(key, arg);
             Value::Object(out)
+        }
+        Yaml::Representation(text, ..) => to_json(Yaml::Value(Scalar::parse_from_cow(text)))?,
+        Yaml::Alias(_) | Yaml::BadValue => {
+            return Err(TemplateError::invalid(
+                "a value does not match its YAML tag (for example `!!int` on text)",
+            ));
         }
     })
 }

@@ -17,7 +17,7 @@ pub enum TemplateError {
     },
     /// The YAML itself is malformed.
     #[error("parse YAML")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] saphyr::ScanError),
     /// A short-form tag this crate does not know.
     #[error("unknown YAML tag `!{0}`")]
     UnknownTag(String),

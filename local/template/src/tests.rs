@@ -44,7 +44,7 @@ fn eval_with(
     let t = parse(template);
     let physical = PhysicalIds::new();
     let r = Resolver::new(&t.doc, opts, &physical)?;
-    let expr = crate::document::to_json(serde_yaml::from_str(expr)?)?;
+    let expr = crate::document::to_json(crate::document::load(expr)?)?;
     r.resolve(&expr)
 }
 
@@ -182,6 +182,33 @@ Resources:
 fn unknown_tags_are_rejected() {
     let err = Template::parse("A: !Bogus x", ".").expect_err("unknown tag");
     assert!(err.chain().contains("!Bogus"), "{err}");
+}
+
+#[test]
+fn yaml_follows_the_1_2_core_schema_and_expands_anchors() {
+    let json = |text: &str| crate::document::to_json(crate::document::load(text).expect("yaml"));
+    assert_eq!(
+        json("[yes, No, 0x1F, 1e3, '5', ~, 2.5, -7]").expect("json"),
+        json!(["yes", "No", 31, 1000.0, "5", null, 2.5, -7])
+    );
+    assert_eq!(
+        json("base: &b {Timeout: 5}\ncopy: *b").expect("json"),
+        json!({"base": {"Timeout": 5}, "copy": {"Timeout": 5}})
+    );
+    assert_eq!(json("").expect("json"), Value::Null);
+    assert!(json("!!int forty").is_err());
+}
+
+#[test]
+fn duplicate_keys_and_several_documents_are_refused() {
+    let err = Template::parse("Resources: {}\nResources: {}", ".").expect_err("duplicate");
+    assert!(
+        err.chain().to_lowercase().contains("duplicate"),
+        "{}",
+        err.chain()
+    );
+    let err = Template::parse("Resources: {}\n---\nResources: {}", ".").expect_err("two docs");
+    assert!(err.chain().contains("one YAML document"), "{}", err.chain());
 }
 
 #[test]
@@ -502,9 +529,10 @@ fn physical_ids_override_refs_and_attributes() {
     );
     let o = opts();
     let r = Resolver::new(&t.doc, &o, &physical).expect("resolver");
-    let sub =
-        crate::document::to_json(serde_yaml::from_str(r#"!Sub "${Key}|${Key.Id}""#).expect("yaml"))
-            .expect("json");
+    let sub = crate::document::to_json(
+        crate::document::load(r#"!Sub "${Key}|${Key.Id}""#).expect("yaml"),
+    )
+    .expect("json");
     assert_eq!(
         r.resolve(&sub).expect("ok"),
         Some(json!(format!("{arn}|{arn}")))
