@@ -74,6 +74,7 @@ where
             "function" => "fn",
             "local::http" => "http",
             "local::sqs" => "sqs",
+            "local::sns" => "sns",
             "local::streams" => "stream",
             "local::events" => "event",
             "local::sfn" => "sfn",

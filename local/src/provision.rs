@@ -10,8 +10,9 @@
 //! from them at once.
 //!
 //! Subscriptions with protocol `lambda` (a function's `Type: SNS` event) are
-//! returned in the model but not created in the emulator: it would try to
-//! invoke its own Lambda service and fail every `Publish` to the topic.
+//! returned in the model but not created in the emulator, which would try to
+//! invoke its own Lambda service and fail every `Publish` to the topic: the
+//! stack delivers them itself ([`crate::sources::sns`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -206,15 +207,8 @@ pub async fn provision_with(
 
     for sub in &model.subscriptions {
         // The emulator would deliver to its own (empty) Lambda service and fail every
-        // Publish to the topic, so function subscriptions stay in the model only.
+        // Publish to the topic: the stack's SNS sources deliver to functions.
         if sub.protocol.eq_ignore_ascii_case("lambda") {
-            tracing::warn!(
-                target: LOG_TARGET,
-                kind = "subscription",
-                name = %sub.logical_id,
-                endpoint = %sub.endpoint,
-                "not subscribed in the emulator: SNS to Lambda delivery is not emulated"
-            );
             continue;
         }
         let mut request = clients

@@ -1,5 +1,6 @@
 //! Event sources: SQS queues ([`sqs`]) and DynamoDB Streams ([`streams`]), polled as Lambda
-//! polls them, and schedules ([`schedule`]): `Type: Schedule` (EventBridge rules) and
+//! polls them, SNS topics' `lambda` subscriptions ([`sns`]), delivered as SNS delivers them, and
+//! schedules ([`schedule`]): `Type: Schedule` (EventBridge rules) and
 //! `Type: ScheduleV2` (EventBridge Scheduler) events, which invoke their function at the times
 //! their `rate(...)`, `cron(...)` or `at(...)` expression names.
 //!
@@ -15,6 +16,7 @@
 
 pub mod filter;
 pub mod schedule;
+pub mod sns;
 pub mod sqs;
 pub mod streams;
 
@@ -24,7 +26,82 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use bytes::Bytes;
 use local_lambda::{InvokeRequest, Lambda, Outcome};
+use local_template::Model;
 use serde_json::Value;
+
+/// Where a source sends what it gave up on (or, for asynchronous invocations, what succeeded):
+/// a queue or a topic of the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Queue { arn: String, url: String },
+    Topic { arn: String },
+}
+
+impl Destination {
+    /// The queue or topic of `model` that `arn` names.
+    pub fn resolve(model: &Model, arn: &str) -> anyhow::Result<Self> {
+        if arn.starts_with("arn:aws:sqs:") {
+            let queue = model
+                .queue_by_arn(arn)
+                .with_context(|| format!("no queue of the template has the ARN {arn}"))?;
+            Ok(Self::Queue {
+                arn: arn.to_owned(),
+                url: queue.url.clone(),
+            })
+        } else if arn.starts_with("arn:aws:sns:") {
+            Ok(Self::Topic {
+                arn: arn.to_owned(),
+            })
+        } else {
+            anyhow::bail!(
+                "unsupported destination {arn}: the local stack sends to queues and topics"
+            )
+        }
+    }
+
+    /// Sends `body` with string message attributes.
+    pub async fn send(
+        &self,
+        sqs: &aws_sdk_sqs::Client,
+        sns: &aws_sdk_sns::Client,
+        body: &str,
+        attributes: &[(&str, &str, String)],
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::Queue { url, .. } => {
+                let mut request = sqs.send_message().queue_url(url).message_body(body);
+                for (name, data_type, value) in attributes {
+                    request = request.message_attributes(
+                        *name,
+                        aws_sdk_sqs::types::MessageAttributeValue::builder()
+                            .data_type(*data_type)
+                            .string_value(value)
+                            .build()?,
+                    );
+                }
+                request.send().await.map_err(|e| {
+                    anyhow::anyhow!(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+                })?;
+            }
+            Self::Topic { arn } => {
+                let mut request = sns.publish().topic_arn(arn).message(body);
+                for (name, data_type, value) in attributes {
+                    request = request.message_attributes(
+                        *name,
+                        aws_sdk_sns::types::MessageAttributeValue::builder()
+                            .data_type(*data_type)
+                            .string_value(value)
+                            .build()?,
+                    );
+                }
+                request.send().await.map_err(|e| {
+                    anyhow::anyhow!(aws_sdk_sns::error::DisplayErrorContext(e).to_string())
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
 
 /// How Lambda reads one batch's invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]

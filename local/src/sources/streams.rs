@@ -32,7 +32,7 @@ use local_template::{Model, StartingPosition, StreamEventSource};
 use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::{BatchResult, filter};
+use super::{BatchResult, Destination, filter};
 
 const LOG_TARGET: &str = "local::streams";
 /// How often an idle shard is read (Lambda reads each shard four times a second).
@@ -44,13 +44,6 @@ const MAX_GET_RECORDS: i32 = 1000;
 /// First and longest wait before retrying a failed batch.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-
-/// Where a mapping sends the description of a batch it gave up on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
-    Queue { arn: String, url: String },
-    Topic { arn: String },
-}
 
 /// One event source mapping: a table's stream feeding a function.
 #[derive(Debug, Clone)]
@@ -443,28 +436,11 @@ impl StreamSource {
                 tracing::warn!(target: LOG_TARGET, function = %self.function, condition, records = records.len(), "records skipped; the mapping has no on-failure destination");
                 return;
             }
-            Some(Destination::Queue { url, .. }) => clients
-                .sqs
-                .send_message()
-                .queue_url(url)
-                .message_body(payload.to_string())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    anyhow::anyhow!(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
-                }),
-            Some(Destination::Topic { arn }) => clients
-                .sns
-                .publish()
-                .topic_arn(arn)
-                .message(payload.to_string())
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    anyhow::anyhow!(aws_sdk_sns::error::DisplayErrorContext(e).to_string())
-                }),
+            Some(destination) => {
+                destination
+                    .send(&clients.sqs, &clients.sns, &payload.to_string(), &[])
+                    .await
+            }
         };
         match sent {
             Ok(()) => tracing::warn!(
@@ -647,22 +623,12 @@ pub fn event_sources(model: &Model) -> anyhow::Result<Vec<StreamSource>> {
                 filter::check(pattern)
                     .map_err(|e| anyhow::anyhow!("{}: filter pattern {pattern}: {e}", at()))?;
             }
-            let destination = match &source.on_failure {
-                None => None,
-                Some(arn) if arn.starts_with("arn:aws:sqs:") => {
-                    let queue = model.queue_by_arn(arn).with_context(|| {
-                        format!("{}: no queue of the template has the ARN {arn}", at())
-                    })?;
-                    Some(Destination::Queue {
-                        arn: arn.clone(),
-                        url: queue.url.clone(),
-                    })
-                }
-                Some(arn) if arn.starts_with("arn:aws:sns:") => {
-                    Some(Destination::Topic { arn: arn.clone() })
-                }
-                Some(arn) => anyhow::bail!("{}: unsupported on-failure destination {arn}", at()),
-            };
+            let destination = source
+                .on_failure
+                .as_deref()
+                .map(|arn| Destination::resolve(model, arn))
+                .transpose()
+                .with_context(at)?;
             sources.push(StreamSource {
                 function: function.name.clone(),
                 function_arn: function.arn.clone(),

@@ -379,8 +379,63 @@ fn function(
         sqs_events,
         stream_events,
         schedule_events,
+        async_invoke: async_invoke(props)?,
     };
     Ok((function, routes, subscriptions))
+}
+
+/// `EventInvokeConfig` and `DeadLetterQueue`, with Lambda's defaults and ranges.
+fn async_invoke(props: &Value) -> Result<AsyncInvokeConfig, TemplateError> {
+    let mut config = AsyncInvokeConfig::default();
+    let destination = |arn: String, what: &str| {
+        Destination::from_arn(&arn).ok_or_else(|| {
+            TemplateError::invalid(format!(
+                "{what} must be the ARN of a queue, topic, function, event bus or bucket, got {arn}"
+            ))
+        })
+    };
+    if let Some(dlq) = props.get("DeadLetterQueue").filter(|v| !v.is_null()) {
+        let arn = opt_string(dlq, "TargetArn")?
+            .ok_or_else(|| TemplateError::invalid("DeadLetterQueue has no TargetArn"))?;
+        let target = destination(arn, "DeadLetterQueue.TargetArn")?;
+        if !matches!(target.kind, DestinationKind::Sqs | DestinationKind::Sns) {
+            return Err(TemplateError::invalid(
+                "DeadLetterQueue.TargetArn must be an SQS queue or an SNS topic",
+            ));
+        }
+        config.dead_letter = Some(target);
+    }
+    let Some(invoke) = props.get("EventInvokeConfig").filter(|v| !v.is_null()) else {
+        return Ok(config);
+    };
+    if let Some(n) = opt_u64_in(invoke, "MaximumRetryAttempts", 0..=2)? {
+        config.maximum_retry_attempts = n as u32;
+    }
+    if let Some(age) = opt_u64_in(invoke, "MaximumEventAgeInSeconds", 60..=21_600)? {
+        config.maximum_event_age = Duration::from_secs(age);
+    }
+    let destinations = invoke
+        .get("DestinationConfig")
+        .cloned()
+        .unwrap_or(Value::Null);
+    for (key, slot) in [
+        ("OnSuccess", &mut config.on_success),
+        ("OnFailure", &mut config.on_failure),
+    ] {
+        let Some(entry) = destinations.get(key).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let arn = opt_string(entry, "Destination")?.ok_or_else(|| {
+            TemplateError::Unsupported(format!(
+                "EventInvokeConfig.DestinationConfig.{key} without a Destination (SAM would create the queue or topic; declare it and name its ARN)"
+            ))
+        })?;
+        *slot = Some(destination(
+            arn,
+            &format!("DestinationConfig.{key}.Destination"),
+        )?);
+    }
+    Ok(config)
 }
 
 fn sqs_event(name: &str, ev: &Value) -> Result<SqsEventSource, TemplateError> {

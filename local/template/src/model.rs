@@ -111,6 +111,72 @@ pub struct Function {
     pub stream_events: Vec<StreamEventSource>,
     /// Schedules (`Events` of `Type: Schedule` or `Type: ScheduleV2`), disabled ones included.
     pub schedule_events: Vec<ScheduleEventSource>,
+    /// What Lambda does with the function's asynchronous invocations (SNS deliveries):
+    /// `EventInvokeConfig` and `DeadLetterQueue`.
+    pub async_invoke: AsyncInvokeConfig,
+}
+
+/// `EventInvokeConfig` and `DeadLetterQueue` of a function: how often Lambda retries an
+/// asynchronous invocation that fails, for how long, and where the event goes after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsyncInvokeConfig {
+    /// `MaximumRetryAttempts` (0 to 2, default 2).
+    pub maximum_retry_attempts: u32,
+    /// `MaximumEventAgeInSeconds` (60 to 21,600, default 21,600: six hours).
+    pub maximum_event_age: Duration,
+    /// `DestinationConfig.OnSuccess`: gets an invocation record for each success.
+    pub on_success: Option<Destination>,
+    /// `DestinationConfig.OnFailure`: gets an invocation record for each event given up.
+    pub on_failure: Option<Destination>,
+    /// `DeadLetterQueue.TargetArn` (an SQS queue or SNS topic): gets each event given up.
+    pub dead_letter: Option<Destination>,
+}
+
+impl Default for AsyncInvokeConfig {
+    fn default() -> Self {
+        Self {
+            maximum_retry_attempts: 2,
+            maximum_event_age: Duration::from_secs(21_600),
+            on_success: None,
+            on_failure: None,
+            dead_letter: None,
+        }
+    }
+}
+
+/// Where Lambda sends an asynchronous invocation's record or event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub kind: DestinationKind,
+    pub arn: String,
+}
+
+/// The service a [`Destination`] ARN names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DestinationKind {
+    Sqs,
+    Sns,
+    Lambda,
+    EventBridge,
+    S3,
+}
+
+impl Destination {
+    /// The destination an ARN names, by its service (`arn:aws:sqs:...`, `arn:aws:sns:...`).
+    pub fn from_arn(arn: &str) -> Option<Self> {
+        let kind = match arn.split(':').nth(2)? {
+            "sqs" => DestinationKind::Sqs,
+            "sns" => DestinationKind::Sns,
+            "lambda" => DestinationKind::Lambda,
+            "events" => DestinationKind::EventBridge,
+            "s3" => DestinationKind::S3,
+            _ => return None,
+        };
+        arn.starts_with("arn:").then(|| Self {
+            kind,
+            arn: arn.to_owned(),
+        })
+    }
 }
 
 /// One `Type: SQS` event of a function.

@@ -732,6 +732,76 @@ fn sns_events_subscribe_the_function() {
     assert_eq!(sub.properties["FilterPolicy"], json!({"kind": ["alert"]}));
 }
 
+const ASYNC_FUNCTIONS: &str = r#"
+Resources:
+  Failures:
+    Type: AWS::SQS::Queue
+  Dead:
+    Type: AWS::SNS::Topic
+  Plain:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: plain}}
+    Properties: {}
+  Configured:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: configured}}
+    Properties:
+      DeadLetterQueue: {Type: SNS, TargetArn: !Ref Dead}
+      EventInvokeConfig:
+        MaximumRetryAttempts: 1
+        MaximumEventAgeInSeconds: 120
+        DestinationConfig:
+          OnFailure: {Type: SQS, Destination: !GetAtt Failures.Arn}
+"#;
+
+#[test]
+fn async_invocations_take_lambdas_defaults_and_the_functions_settings() {
+    let model = load(ASYNC_FUNCTIONS);
+    let function = |id: &str| {
+        model
+            .functions
+            .iter()
+            .find(|f| f.logical_id == id)
+            .expect("function")
+    };
+    assert_eq!(function("Plain").async_invoke, AsyncInvokeConfig::default());
+    assert_eq!(function("Plain").async_invoke.maximum_retry_attempts, 2);
+    let configured = &function("Configured").async_invoke;
+    assert_eq!(configured.maximum_retry_attempts, 1);
+    assert_eq!(configured.maximum_event_age, Duration::from_secs(120));
+    assert_eq!(configured.on_success, None);
+    let on_failure = configured.on_failure.as_ref().expect("on failure");
+    assert_eq!(on_failure.kind, DestinationKind::Sqs);
+    assert_eq!(
+        on_failure.arn,
+        "arn:aws:sqs:eu-west-1:111122223333:shop-Failures"
+    );
+    let dead = configured.dead_letter.as_ref().expect("dead letter");
+    assert_eq!(dead.kind, DestinationKind::Sns);
+}
+
+#[test]
+fn async_invoke_settings_outside_lambdas_ranges_are_rejected() {
+    let with = |settings: &str| {
+        load_err(&format!(
+            "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: {{BuildProperties: {{Binary: f}}}}\n    Properties:\n      {settings}\n"
+        ))
+    };
+    assert!(with("EventInvokeConfig: {MaximumRetryAttempts: 3}").contains("MaximumRetryAttempts"));
+    assert!(
+        with("EventInvokeConfig: {MaximumEventAgeInSeconds: 30}")
+            .contains("MaximumEventAgeInSeconds")
+    );
+    assert!(
+        with("DeadLetterQueue: {Type: SQS, TargetArn: 'arn:aws:lambda:us-east-1:1:function:x'}")
+            .contains("SQS queue or an SNS topic")
+    );
+    assert!(
+        with("EventInvokeConfig: {DestinationConfig: {OnFailure: {Type: SQS}}}")
+            .contains("without a Destination")
+    );
+}
+
 #[test]
 fn functions_without_a_binary_are_rejected() {
     let err =
