@@ -21,6 +21,8 @@ pub mod names {
     pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
     /// An intrinsic function failed.
     pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
+    /// A JSONata expression failed, or gave a value of the wrong type for its field.
+    pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
     /// `ResultPath` could not be applied to the state input.
     pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
     /// A `.$` field of a payload template could not be resolved.

@@ -29,6 +29,7 @@ pub mod error;
 pub mod exec;
 pub mod history;
 pub mod intrinsic;
+pub mod jsonata;
 pub mod model;
 pub mod path;
 pub mod template;
