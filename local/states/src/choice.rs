@@ -230,7 +230,9 @@ pub(crate) fn parse_rule(
 
 /// Parses an RFC 3339 timestamp as the States language requires (uppercase `T`, a `Z` or an offset).
 pub(crate) fn parse_timestamp(text: &str) -> Option<OffsetDateTime> {
-    if text.contains('t') || text.contains('z') {
+    // The States language takes RFC 3339 with an uppercase `T` between date and time (no
+    // space, which RFC 3339 would allow) and an uppercase `Z`.
+    if text.contains('t') || text.contains('z') || text.get(10..11) != Some("T") {
         return None;
     }
     OffsetDateTime::parse(text, &Rfc3339).ok()

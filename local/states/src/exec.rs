@@ -29,9 +29,16 @@ use tokio_util::sync::CancellationToken;
 use crate::choice::parse_timestamp;
 use crate::error::{StatesError, names};
 use crate::history::{EventType, HistoryEvent, HistorySink};
-use crate::model::{Dynamic, MapSpec, Number, State, StateKind, StateMachine, TaskSpec, WaitSpec};
-use crate::path::{JsonPath, Root};
+use crate::jsonata::Jv;
+use crate::model::{
+    Assign, ChoiceTest, Dynamic, Language, MapSpec, Number, State, StateKind, StateMachine,
+    TaskSpec, WaitSpec,
+};
+use crate::path::{JsonPath, Root, VARIABLES_KEY};
 use crate::template::Template;
+
+/// Workflow variables in scope: names to values.
+type Vars = Map<String, Value>;
 
 /// One invocation of a Task state's resource.
 #[derive(Debug, Clone, PartialEq)]
@@ -184,7 +191,7 @@ pub async fn execute(
     let mut prev = 0;
     let timeout = machine.timeout_seconds.map(|s| exec.scaled(s));
     let ended = {
-        let run = exec.run_machine(machine, input, &mut prev);
+        let run = exec.run_machine(machine, input, &mut prev, Vars::new());
         tokio::select! {
             biased;
             () = options.cancellation.cancelled() => Ended::Aborted,
@@ -272,18 +279,61 @@ enum Step {
     End(Value),
 }
 
-/// How a Task, Parallel or Map state ended: with an output, or through a Catcher.
+/// How a Task, Parallel or Map state ended: with an output, or through a Catcher; with the
+/// variables it assigns.
 enum Finished {
-    Output(Value),
-    Caught(Step),
+    Output(Value, Vars),
+    Caught(Step, Vars),
 }
 
-/// What a state needs to build its context object.
+/// What a state needs to build its context object and evaluate its expressions.
 struct StateCtx<'s> {
     name: &'s str,
     entered: OffsetDateTime,
+    /// The id of the state's `...StateEntered` event.
+    entered_event: u64,
     retry_count: u32,
     token: Option<String>,
+    /// The variables as they were when the state was entered.
+    vars: &'s Vars,
+}
+
+impl<'s> StateCtx<'s> {
+    /// The same state, for another attempt of its task.
+    fn attempt(&self, retry_count: u32, token: Option<String>) -> StateCtx<'s> {
+        StateCtx {
+            name: self.name,
+            entered: self.entered,
+            entered_event: self.entered_event,
+            retry_count,
+            token,
+            vars: self.vars,
+        }
+    }
+}
+
+/// What a JSONata field sees as `$states`: the state input and the context object, and the
+/// result or the error output where those exist.
+fn states_value(input: &Value, context: Value, extra: Option<(&str, &Value)>) -> Value {
+    let mut map = Map::new();
+    map.insert("input".into(), input.clone());
+    map.insert("context".into(), context);
+    if let Some((key, value)) = extra {
+        map.insert(key.into(), value.clone());
+    }
+    Value::Object(map)
+}
+
+/// The JSONata name of a JSON value's type, for error messages.
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
 }
 
 /// How a task resource is reported in the history.
@@ -403,7 +453,19 @@ impl<'a> Exec<'a> {
         }
     }
 
+    /// The context object, carrying the variables in scope for `$name` paths.
     fn context(&self, sc: &StateCtx<'_>) -> Value {
+        let mut ctx = self.plain_context(sc);
+        if !sc.vars.is_empty()
+            && let Value::Object(map) = &mut ctx
+        {
+            map.insert(VARIABLES_KEY.into(), Value::Object(sc.vars.clone()));
+        }
+        ctx
+    }
+
+    /// The context object as `$$` and `$states.context` show it.
+    fn plain_context(&self, sc: &StateCtx<'_>) -> Value {
         let mut ctx = self.base_context.clone();
         if let Value::Object(map) = &mut ctx {
             map.insert(
@@ -417,8 +479,99 @@ impl<'a> Exec<'a> {
         ctx
     }
 
+    /// `$states` for a field of the state: its input, the context object, and `extra`
+    /// (`result` or `errorOutput`).
+    fn states(&self, sc: &StateCtx<'_>, input: &Value, extra: Option<(&str, &Value)>) -> Value {
+        states_value(input, self.plain_context(sc), extra)
+    }
+
+    /// Evaluates a JSONata field with `$states` and the variables in scope.
+    fn jv(
+        &self,
+        jv: &Jv,
+        field: &str,
+        sc: &StateCtx<'_>,
+        states: &Value,
+    ) -> Result<Value, StatesError> {
+        if let Jv::Literal(v) = jv {
+            return Ok(v.clone());
+        }
+        let mut bindings: Vec<(&str, &Value)> =
+            sc.vars.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        bindings.push(("states", states));
+        jv.eval(field, &bindings)
+            .map_err(|e| self.query_error(sc, &e.describe()))
+    }
+
+    /// `States.QueryEvaluationError`, with Step Functions' prefix.
+    fn query_error(&self, sc: &StateCtx<'_>, message: &str) -> StatesError {
+        StatesError::new(
+            names::QUERY_EVALUATION_ERROR,
+            format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). {message}",
+                sc.name, sc.entered_event
+            ),
+        )
+    }
+
+    /// A JSONata field whose result has the wrong type.
+    fn unexpected_type(
+        &self,
+        sc: &StateCtx<'_>,
+        jv: &Jv,
+        field: &str,
+        expected: &str,
+        value: &Value,
+    ) -> StatesError {
+        let expr = jv.as_expr().unwrap_or_default();
+        self.query_error(
+            sc,
+            &format!(
+                "The JSONata expression '{expr}' specified for the field '{field}' returned an unexpected result type. Expected '{expected}', but was '{}' for value: {value}",
+                type_name(value)
+            ),
+        )
+    }
+
+    /// The variables an `Assign` sets. In a JSONPath state, `$` is `dollar` (the result, the
+    /// error output or the effective input, depending on the state); in a JSONata state,
+    /// `$states` is `states`.
+    fn assignments(
+        &self,
+        assign: Option<&Assign>,
+        dollar: &Value,
+        states: &Value,
+        sc: &StateCtx<'_>,
+    ) -> Result<Vars, StatesError> {
+        let value = match assign {
+            None => return Ok(Vars::new()),
+            Some(Assign::Path(template)) => template.eval(dollar, &self.context(sc))?,
+            Some(Assign::Jsonata(jv)) => self.jv(jv, "Assign", sc, states)?,
+        };
+        match value {
+            Value::Object(map) => Ok(map),
+            other => Err(StatesError::runtime(format!(
+                "'Assign' must give an object, got {other}"
+            ))),
+        }
+    }
+
+    /// A JSONata state's output: `Output` evaluated, or `default`.
+    fn jsonata_output(
+        &self,
+        output: Option<&Jv>,
+        default: Value,
+        sc: &StateCtx<'_>,
+        states: &Value,
+    ) -> Result<Value, StatesError> {
+        match output {
+            Some(jv) => self.jv(jv, "Output", sc, states),
+            None => Ok(default),
+        }
+    }
+
     fn resolve(&self, path: &JsonPath, input: &Value, sc: &StateCtx<'_>) -> Option<Value> {
-        if path.root() == Root::Context {
+        if path.root() != Root::Input {
             path.resolve(input, &self.context(sc))
         } else {
             path.resolve(input, &Value::Null)
@@ -508,15 +661,17 @@ impl<'a> Exec<'a> {
         machine: &'b StateMachine,
         input: Value,
         prev: &'b mut u64,
+        vars: Vars,
     ) -> BoxFuture<'b, Result<Value, StatesError>> {
         Box::pin(async move {
             let mut current = machine.start;
             let mut input = input;
+            let mut vars = vars;
             loop {
                 let Some(state) = machine.states.get(current) else {
                     return Err(StatesError::runtime(format!("no state at index {current}")));
                 };
-                match self.run_state(state, input, prev).await? {
+                match self.run_state(state, input, prev, &mut vars).await? {
                     Step::Next(next, output) => {
                         current = next;
                         input = output;
@@ -527,85 +682,159 @@ impl<'a> Exec<'a> {
         })
     }
 
+    /// Runs one state; the variables it assigns take effect after it, for the next states.
     async fn run_state(
         &self,
         state: &State,
         raw: Value,
         prev: &mut u64,
+        vars: &mut Vars,
     ) -> Result<Step, StatesError> {
         let type_name = state.type_name();
-        let sc = StateCtx {
-            name: &state.name,
-            entered: OffsetDateTime::now_utc(),
-            retry_count: 0,
-            token: None,
-        };
-        self.emit(
+        let entered_event = self.emit(
             prev,
             EventType::entered(type_name),
             Some(io_details("input", &state.name, &raw)),
         );
         tracing::debug!(state = %state.name, kind = type_name, "entering state");
-        let (output, next) = match &state.kind {
+        let (step, assigned) = {
+            let sc = StateCtx {
+                name: &state.name,
+                entered: OffsetDateTime::now_utc(),
+                entered_event,
+                retry_count: 0,
+                token: None,
+                vars,
+            };
+            self.run_state_kind(state, raw, prev, &sc).await?
+        };
+        vars.extend(assigned);
+        Ok(step)
+    }
+
+    async fn run_state_kind(
+        &self,
+        state: &State,
+        raw: Value,
+        prev: &mut u64,
+        sc: &StateCtx<'_>,
+    ) -> Result<(Step, Vars), StatesError> {
+        let type_name = state.type_name();
+        let jsonata = state.language == Language::Jsonata;
+        let (output, next, assigned) = match &state.kind {
+            StateKind::Pass { .. } if jsonata => {
+                let states = self.states(sc, &raw, None);
+                let assigned = self.assignments(state.assign.as_ref(), &raw, &states, sc)?;
+                let output = self.jsonata_output(state.output.as_ref(), raw, sc, &states)?;
+                (output, state.next, assigned)
+            }
             StateKind::Pass { result } => {
-                let effective = self.effective_input(state, &raw, &sc)?;
+                let effective = self.effective_input(state, &raw, sc)?;
                 let result = result.clone().unwrap_or(effective);
-                (self.output(state, raw, result, &sc)?, state.next)
+                let assigned =
+                    self.assignments(state.assign.as_ref(), &result, &Value::Null, sc)?;
+                (self.output(state, raw, result, sc)?, state.next, assigned)
             }
             StateKind::Choice { choices, default } => {
-                let effective = self.input_path(state, &raw, &sc)?;
-                let context = self.context(&sc);
+                let effective = if jsonata {
+                    raw.clone()
+                } else {
+                    self.input_path(state, &raw, sc)?
+                };
+                let states = self.states(sc, &raw, None);
+                let context = self.context(sc);
                 let mut chosen = None;
-                for (rule, next) in choices {
-                    if rule.eval(&effective, &context)? {
-                        chosen = Some(*next);
+                for (i, rule) in choices.iter().enumerate() {
+                    let matched = match &rule.test {
+                        ChoiceTest::Rule(r) => r.eval(&effective, &context)?,
+                        ChoiceTest::Condition(jv) => {
+                            let field = format!("Choices[{i}].Condition");
+                            match self.jv(jv, &field, sc, &states)? {
+                                Value::Bool(b) => b,
+                                other => {
+                                    return Err(
+                                        self.unexpected_type(sc, jv, &field, "boolean", &other)
+                                    );
+                                }
+                            }
+                        }
+                    };
+                    if matched {
+                        chosen = Some(rule);
                         break;
                     }
                 }
-                let next = chosen.or(*default).ok_or_else(|| {
+                let (next, assign, output) = match chosen {
+                    Some(rule) => (Some(rule.next), rule.assign.as_ref(), rule.output.as_ref()),
+                    None => (*default, state.assign.as_ref(), state.output.as_ref()),
+                };
+                let next = next.ok_or_else(|| {
                     StatesError::new(
                         names::NO_CHOICE_MATCHED,
                         format!("No Matches! in state '{}'", state.name),
                     )
                 })?;
-                (self.output_path(state, effective, &sc)?, Some(next))
+                let assigned = self.assignments(assign, &effective, &states, sc)?;
+                let output = if jsonata {
+                    self.jsonata_output(output, raw, sc, &states)?
+                } else {
+                    self.output_path(state, effective, sc)?
+                };
+                (output, Some(next), assigned)
             }
             StateKind::Wait(spec) => {
-                let effective = self.input_path(state, &raw, &sc)?;
-                let seconds = self.wait_seconds(spec, &effective, &sc)?;
+                let effective = if jsonata {
+                    raw.clone()
+                } else {
+                    self.input_path(state, &raw, sc)?
+                };
+                let states = self.states(sc, &raw, None);
+                let seconds = self.wait_seconds(spec, &effective, sc, &states)?;
+                let assigned = self.assignments(state.assign.as_ref(), &effective, &states, sc)?;
                 self.sleep(seconds).await;
-                (self.output_path(state, effective, &sc)?, state.next)
+                let output = if jsonata {
+                    self.jsonata_output(state.output.as_ref(), raw, sc, &states)?
+                } else {
+                    self.output_path(state, effective, sc)?
+                };
+                (output, state.next, assigned)
             }
             StateKind::Succeed => {
-                let effective = self.input_path(state, &raw, &sc)?;
-                (self.output_path(state, effective, &sc)?, None)
+                let output = if jsonata {
+                    let states = self.states(sc, &raw, None);
+                    self.jsonata_output(state.output.as_ref(), raw, sc, &states)?
+                } else {
+                    let effective = self.input_path(state, &raw, sc)?;
+                    self.output_path(state, effective, sc)?
+                };
+                (output, None, Vars::new())
             }
             StateKind::Fail { error, cause } => {
                 let error = self
-                    .dynamic(error.as_ref(), &raw, &sc, "ErrorPath")?
+                    .dynamic(error.as_ref(), &raw, sc, "Error")?
                     .unwrap_or_default();
-                let cause = self.dynamic(cause.as_ref(), &raw, &sc, "CausePath")?;
+                let cause = self.dynamic(cause.as_ref(), &raw, sc, "Cause")?;
                 return Err(StatesError { error, cause });
             }
             StateKind::Task(spec) => {
-                let result = self.run_task(state, spec, &raw, &sc, prev).await;
-                match self.finish(state, raw, result, &sc, prev)? {
-                    Finished::Output(output) => (output, state.next),
-                    Finished::Caught(step) => return Ok(step),
+                let result = self.run_task(state, spec, &raw, sc, prev).await;
+                match self.finish(state, raw, result, sc, prev)? {
+                    Finished::Output(output, assigned) => (output, state.next, assigned),
+                    Finished::Caught(step, assigned) => return Ok((step, assigned)),
                 }
             }
             StateKind::Parallel { branches } => {
-                let result = self.run_parallel(state, branches, &raw, &sc, prev).await;
-                match self.finish(state, raw, result, &sc, prev)? {
-                    Finished::Output(output) => (output, state.next),
-                    Finished::Caught(step) => return Ok(step),
+                let result = self.run_parallel(state, branches, &raw, sc, prev).await;
+                match self.finish(state, raw, result, sc, prev)? {
+                    Finished::Output(output, assigned) => (output, state.next, assigned),
+                    Finished::Caught(step, assigned) => return Ok((step, assigned)),
                 }
             }
             StateKind::Map(spec) => {
-                let result = self.run_map(state, spec, &raw, &sc, prev).await;
-                match self.finish(state, raw, result, &sc, prev)? {
-                    Finished::Output(output) => (output, state.next),
-                    Finished::Caught(step) => return Ok(step),
+                let result = self.run_map(state, spec, &raw, sc, prev).await;
+                match self.finish(state, raw, result, sc, prev)? {
+                    Finished::Output(output, assigned) => (output, state.next, assigned),
+                    Finished::Caught(step, assigned) => return Ok((step, assigned)),
                 }
             }
         };
@@ -614,14 +843,15 @@ impl<'a> Exec<'a> {
             EventType::exited(type_name),
             Some(io_details("output", &state.name, &output)),
         );
-        Ok(match next {
+        let step = match next {
             Some(n) => Step::Next(n, output),
             None => Step::End(output),
-        })
+        };
+        Ok((step, assigned))
     }
 
-    /// Output processing for Task, Parallel and Map states; failures of the state itself
-    /// and of its output processing go to the Catchers.
+    /// Output processing and `Assign` for Task, Parallel and Map states; failures of the
+    /// state itself and of its output processing go to the Catchers.
     fn finish(
         &self,
         state: &State,
@@ -631,22 +861,33 @@ impl<'a> Exec<'a> {
         prev: &mut u64,
     ) -> Result<Finished, StatesError> {
         let kept = (!state.catch.is_empty()).then(|| raw.clone());
-        match result.and_then(|r| self.output(state, raw, r, sc)) {
-            Ok(output) => Ok(Finished::Output(output)),
-            Err(e) => self
-                .catch(state, kept.unwrap_or(Value::Null), e, prev)
-                .map(Finished::Caught),
+        let processed = result.and_then(|r| {
+            if state.language == Language::Jsonata {
+                let states = self.states(sc, &raw, Some(("result", &r)));
+                let assigned = self.assignments(state.assign.as_ref(), &r, &states, sc)?;
+                let output = self.jsonata_output(state.output.as_ref(), r, sc, &states)?;
+                Ok((output, assigned))
+            } else {
+                let assigned = self.assignments(state.assign.as_ref(), &r, &Value::Null, sc)?;
+                Ok((self.output(state, raw, r, sc)?, assigned))
+            }
+        });
+        match processed {
+            Ok((output, assigned)) => Ok(Finished::Output(output, assigned)),
+            Err(e) => self.catch(state, kept.unwrap_or(Value::Null), e, sc, prev),
         }
     }
 
-    /// Hands an error to the first matching Catcher, or returns it.
+    /// Hands an error to the first matching Catcher, or returns it. The Catcher's `Assign`
+    /// replaces the state's.
     fn catch(
         &self,
         state: &State,
         raw: Value,
         error: StatesError,
+        sc: &StateCtx<'_>,
         prev: &mut u64,
-    ) -> Result<Step, StatesError> {
+    ) -> Result<Finished, StatesError> {
         if error.is_terminal() {
             return Err(error);
         }
@@ -658,13 +899,24 @@ impl<'a> Exec<'a> {
             return Err(error);
         };
         tracing::debug!(state = %state.name, error = %error.error, "error caught");
-        let output = apply_result_path(catcher.result_path.as_ref(), raw, error.to_output())?;
+        let error_output = error.to_output();
+        let (output, assigned) = if state.language == Language::Jsonata {
+            let states = self.states(sc, &raw, Some(("errorOutput", &error_output)));
+            let assigned = self.assignments(catcher.assign.as_ref(), &error_output, &states, sc)?;
+            let output = self.jsonata_output(catcher.output.as_ref(), error_output, sc, &states)?;
+            (output, assigned)
+        } else {
+            let assigned =
+                self.assignments(catcher.assign.as_ref(), &error_output, &Value::Null, sc)?;
+            let output = apply_result_path(catcher.result_path.as_ref(), raw, error_output)?;
+            (output, assigned)
+        };
         self.emit(
             prev,
             EventType::exited(state.type_name()),
             Some(io_details("output", &state.name, &output)),
         );
-        Ok(Step::Next(catcher.next, output))
+        Ok(Finished::Caught(Step::Next(catcher.next, output), assigned))
     }
 
     /// The delay before the next attempt, or `None` when the error is not retried.
@@ -696,6 +948,8 @@ impl<'a> Exec<'a> {
         Some(delay)
     }
 
+    /// A number field: fixed, read with a `...Path` field (`what` names it), or a JSONata
+    /// expression evaluated against the state input `input`.
     fn number(
         &self,
         n: &Number,
@@ -716,6 +970,34 @@ impl<'a> Exec<'a> {
                     "Invalid path '{p}' for {what}: no value in the input '{input}'"
                 ))),
             },
+            Number::Expr(expr) => {
+                let field = what.trim_end_matches("Path");
+                let jv = Jv::Expr(expr.clone());
+                let states = self.states(sc, input, None);
+                let value = self.jv(&jv, field, sc, &states)?;
+                let positive = matches!(field, "TimeoutSeconds" | "HeartbeatSeconds");
+                let integer = field != "ToleratedFailurePercentage";
+                match value.as_f64() {
+                    Some(f)
+                        if f.is_finite()
+                            && (if positive { f > 0.0 } else { f >= 0.0 })
+                            && (!integer || f.fract() == 0.0)
+                            && (integer || f <= 100.0) =>
+                    {
+                        Ok(f)
+                    }
+                    _ => {
+                        let expected = if positive {
+                            "positive integer"
+                        } else if integer {
+                            "non-negative integer"
+                        } else {
+                            "number between 0 and 100"
+                        };
+                        Err(self.unexpected_type(sc, &jv, field, expected, &value))
+                    }
+                }
+            }
         }
     }
 
@@ -731,15 +1013,24 @@ impl<'a> Exec<'a> {
             Some(Dynamic::Literal(s)) => return Ok(Some(s.clone())),
             Some(Dynamic::Path(p)) => self.resolve(p, raw, sc).ok_or_else(|| {
                 StatesError::runtime(format!(
-                    "Invalid path '{p}' for {what}: no value in the input '{raw}'"
+                    "Invalid path '{p}' for {what}Path: no value in the input '{raw}'"
                 ))
             })?,
             Some(Dynamic::Intrinsic(i)) => i.eval(raw, &self.context(sc))?,
+            Some(Dynamic::Expr(expr)) => {
+                let jv = Jv::Expr(expr.clone());
+                let states = self.states(sc, raw, None);
+                let value = self.jv(&jv, what, sc, &states)?;
+                return match value {
+                    Value::String(s) => Ok(Some(s)),
+                    other => Err(self.unexpected_type(sc, &jv, what, "string", &other)),
+                };
+            }
         };
         match value {
             Value::String(s) => Ok(Some(s)),
             other => Err(StatesError::runtime(format!(
-                "The value of {what} must be a string, got {other}"
+                "The value of {what}Path must be a string, got {other}"
             ))),
         }
     }
@@ -749,10 +1040,40 @@ impl<'a> Exec<'a> {
         spec: &WaitSpec,
         input: &Value,
         sc: &StateCtx<'_>,
+        states: &Value,
     ) -> Result<f64, StatesError> {
         let until =
             |ts: OffsetDateTime| ((ts - OffsetDateTime::now_utc()).as_seconds_f64()).max(0.0);
         match spec {
+            WaitSpec::SecondsExpr(expr) => {
+                let jv = Jv::Expr(expr.clone());
+                match self.jv(&jv, "Seconds", sc, states)? {
+                    Value::Number(n) if n.as_u64().is_some() => {
+                        Ok(n.as_u64().unwrap_or_default() as f64)
+                    }
+                    other => Err(self.unexpected_type(
+                        sc,
+                        &jv,
+                        "Seconds",
+                        "non-negative integer",
+                        &other,
+                    )),
+                }
+            }
+            WaitSpec::TimestampExpr(expr) => {
+                let jv = Jv::Expr(expr.clone());
+                match self.jv(&jv, "Timestamp", sc, states)? {
+                    Value::String(text) => parse_timestamp(&text).map(until).ok_or_else(|| {
+                        self.query_error(
+                            sc,
+                            &format!(
+                                "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {text}"
+                            ),
+                        )
+                    }),
+                    other => Err(self.unexpected_type(sc, &jv, "Timestamp", "string", &other)),
+                }
+            }
             WaitSpec::Seconds(s) => Ok(*s),
             WaitSpec::Timestamp(ts) => Ok(until(*ts)),
             WaitSpec::SecondsPath(p) => match self.resolve(p, input, sc) {
@@ -790,7 +1111,12 @@ impl<'a> Exec<'a> {
         sc: &StateCtx<'_>,
         prev: &mut u64,
     ) -> Result<Value, StatesError> {
-        let base = self.input_path(state, raw, sc)?;
+        let jsonata = state.language == Language::Jsonata;
+        let base = if jsonata {
+            raw.clone()
+        } else {
+            self.input_path(state, raw, sc)?
+        };
         let timeout = spec
             .timeout
             .as_ref()
@@ -801,6 +1127,14 @@ impl<'a> Exec<'a> {
             .as_ref()
             .map(|n| self.number(n, &base, sc, "HeartbeatSecondsPath"))
             .transpose()?;
+        if let (Some(t), Some(h)) = (timeout, heartbeat)
+            && h >= t
+        {
+            return Err(self.query_error(
+                sc,
+                &format!("HeartbeatSeconds ({h}) must be smaller than TimeoutSeconds ({t})"),
+            ));
+        }
         let kind = classify(&spec.resource);
         let wants_token = spec.resource.ends_with(".waitForTaskToken");
         let submits = wants_token || spec.resource.contains(".sync");
@@ -813,15 +1147,14 @@ impl<'a> Exec<'a> {
                     uuid::Uuid::new_v4().simple()
                 )
             });
-            let attempt_ctx = StateCtx {
-                name: sc.name,
-                entered: sc.entered,
-                retry_count: counts.iter().sum(),
-                token: token.clone(),
-            };
-            let params = match &state.parameters {
-                Some(t) => self.template(t, &base, &attempt_ctx)?,
-                None => base.clone(),
+            let attempt_ctx = sc.attempt(counts.iter().sum(), token.clone());
+            let params = match (&state.arguments, &state.parameters) {
+                (Some(jv), _) if jsonata => {
+                    let states = self.states(&attempt_ctx, raw, None);
+                    self.jv(jv, "Arguments", &attempt_ctx, &states)?
+                }
+                (_, Some(t)) if !jsonata => self.template(t, &base, &attempt_ctx)?,
+                _ => base.clone(),
             };
             self.task_scheduled(&kind, spec, &params, timeout, heartbeat, prev);
             match &kind {
@@ -850,7 +1183,7 @@ impl<'a> Exec<'a> {
                 state_name: state.name.clone(),
                 task_token: token,
                 heartbeat: heartbeat.map(|h| self.scaled(h)),
-                context: self.context(&attempt_ctx),
+                context: self.plain_context(&attempt_ctx),
             };
             let outcome = match timeout {
                 Some(t) => {
@@ -985,14 +1318,21 @@ impl<'a> Exec<'a> {
         sc: &StateCtx<'_>,
         prev: &mut u64,
     ) -> Result<Value, StatesError> {
-        let effective = self.effective_input(state, raw, sc)?;
+        let effective = match (&state.arguments, state.language) {
+            (Some(jv), Language::Jsonata) => {
+                let states = self.states(sc, raw, None);
+                self.jv(jv, "Arguments", sc, &states)?
+            }
+            (None, Language::Jsonata) => raw.clone(),
+            (_, Language::JsonPath) => self.effective_input(state, raw, sc)?,
+        };
         let mut counts = vec![0u32; state.retry.len()];
         loop {
             let started = self.emit(prev, EventType::ParallelStateStarted, None);
             let mut runs: Vec<BoxFuture<'_, Result<Value, StatesError>>> =
                 Vec::with_capacity(branches.len());
             for branch in branches {
-                runs.push(self.run_branch(branch, effective.clone(), started));
+                runs.push(self.run_branch(branch, effective.clone(), started, sc.vars.clone()));
             }
             match futures::future::try_join_all(runs).await {
                 Ok(outputs) => {
@@ -1012,15 +1352,19 @@ impl<'a> Exec<'a> {
         }
     }
 
+    /// One Parallel branch, in its own scope: it reads the outer variables as they were when
+    /// the Parallel state was entered.
     fn run_branch<'b>(
         &'b self,
         branch: &'b StateMachine,
         input: Value,
         started: u64,
+        vars: Vars,
     ) -> BoxFuture<'b, Result<Value, StatesError>> {
         Box::pin(async move {
             let mut branch_prev = started;
-            self.run_machine(branch, input, &mut branch_prev).await
+            self.run_machine(branch, input, &mut branch_prev, vars)
+                .await
         })
     }
 
@@ -1036,19 +1380,24 @@ impl<'a> Exec<'a> {
         started: u64,
         running: &'b Mutex<BTreeSet<usize>>,
     ) -> BoxFuture<'b, (usize, Result<Value, StatesError>)> {
-        let input = match &spec.item_selector {
-            Some(t) => {
-                let mut context = self.context(sc);
-                if let Value::Object(map) = &mut context {
-                    map.insert(
-                        "Map".into(),
-                        json!({"Item": {"Index": index, "Value": item}}),
-                    );
-                }
-                t.eval(effective, &context)
+        let with_item = |mut context: Value| {
+            if let Value::Object(map) = &mut context {
+                map.insert(
+                    "Map".into(),
+                    json!({"Item": {"Index": index, "Value": item}}),
+                );
             }
-            None => Ok(item.clone()),
+            context
         };
+        let input = match (&spec.selector, &spec.item_selector) {
+            (Some(jv), _) => {
+                let states = states_value(effective, with_item(self.plain_context(sc)), None);
+                self.jv(jv, "ItemSelector", sc, &states)
+            }
+            (None, Some(t)) => t.eval(effective, &with_item(self.context(sc))),
+            (None, None) => Ok(item.clone()),
+        };
+        let vars = sc.vars.clone();
         Box::pin(async move {
             let mut iter_prev = started;
             let details = json!({"name": state.name, "index": index});
@@ -1063,7 +1412,7 @@ impl<'a> Exec<'a> {
                 .insert(index);
             let result = match input {
                 Ok(input) => {
-                    self.run_machine(&spec.processor, input, &mut iter_prev)
+                    self.run_machine(&spec.processor, input, &mut iter_prev, vars)
                         .await
                 }
                 Err(e) => Err(e),
@@ -1090,8 +1439,33 @@ impl<'a> Exec<'a> {
         sc: &StateCtx<'_>,
         prev: &mut u64,
     ) -> Result<Value, StatesError> {
-        let effective = self.input_path(state, raw, sc)?;
-        let items = match self.resolve(&spec.items_path, &effective, sc) {
+        let jsonata = state.language == Language::Jsonata;
+        let effective = if jsonata {
+            raw.clone()
+        } else {
+            self.input_path(state, raw, sc)?
+        };
+        let resolved = if jsonata {
+            match &spec.items {
+                Some(jv) => {
+                    let states = self.states(sc, raw, None);
+                    match self.jv(jv, "Items", sc, &states)? {
+                        items @ Value::Array(_) => Some(items),
+                        other => return Err(self.unexpected_type(sc, jv, "Items", "array", &other)),
+                    }
+                }
+                None if raw.is_array() => Some(raw.clone()),
+                None => {
+                    return Err(self.query_error(
+                        sc,
+                        &format!("Map state input must be an array but was: {raw}"),
+                    ));
+                }
+            }
+        } else {
+            self.resolve(&spec.items_path, &effective, sc)
+        };
+        let items = match resolved {
             Some(Value::Array(items)) => items,
             Some(other) => {
                 return Err(StatesError::runtime(format!(

@@ -42,12 +42,19 @@ pub fn check(expr: &str) -> Result<(), String> {
 /// Evaluates `expr` with `bindings` as variables (`states`, and the workflow's variables).
 /// `None` is JSONata's undefined.
 pub fn evaluate(expr: &str, bindings: &[(&str, &Value)]) -> Result<Option<Value>, StatesError> {
-    let failed = |message: String| {
+    evaluate_raw(expr, bindings).map_err(|message| {
         StatesError::new(
             names::QUERY_EVALUATION_ERROR,
-            format!("The JSONata expression '{expr}' failed: {message}"),
+            format!("The JSONata expression '{expr}' threw an error during evaluation. {message}"),
         )
-    };
+    })
+}
+
+/// [`evaluate`], failing with the evaluator's message.
+pub(crate) fn evaluate_raw(
+    expr: &str,
+    bindings: &[(&str, &Value)],
+) -> Result<Option<Value>, String> {
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<Option<Value>, String> {
         let arena = Bump::new();
         let jsonata = JsonAta::new(expr, &arena).map_err(|e| describe(&e))?;
@@ -61,16 +68,172 @@ pub fn evaluate(expr: &str, bindings: &[(&str, &Value)]) -> Result<Option<Value>
         from_jsonata(result)
     }));
     match outcome {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(message)) => Err(failed(message)),
-        Err(_) => Err(failed(
-            "the expression uses a feature the local JSONata evaluator does not have".into(),
-        )),
+        Ok(result) => result,
+        Err(_) => {
+            Err("the expression uses a feature the local JSONata evaluator does not have".into())
+        }
+    }
+}
+
+/// A JSON value whose `{% … %}` strings, at any depth, are JSONata expressions: the value of
+/// `Arguments`, `Output`, an `Assign` entry, `Items`, `ItemSelector`, and so on.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Jv {
+    Literal(Value),
+    Expr(String),
+    Object(Vec<(String, Jv)>),
+    Array(Vec<Jv>),
+}
+
+/// Why a [`Jv`] could not be evaluated: the expression, where it is, and what happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldError {
+    pub(crate) expr: String,
+    pub(crate) field: String,
+    /// `None` when the expression returned nothing (undefined).
+    pub(crate) message: Option<String>,
+}
+
+impl FieldError {
+    /// The cause Step Functions gives, after its "An error occurred while executing the
+    /// state ..." prefix.
+    pub(crate) fn describe(&self) -> String {
+        match &self.message {
+            None => format!(
+                "The JSONata expression '{}' specified for the field '{}' returned nothing (undefined).",
+                self.expr, self.field
+            ),
+            Some(message) => format!(
+                "The JSONata expression '{}' specified for the field '{}' threw an error during evaluation. {message}",
+                self.expr, self.field
+            ),
+        }
+    }
+}
+
+impl Jv {
+    /// Reads a field's value; every expression must parse.
+    pub(crate) fn parse(value: &Value, location: &str) -> Result<Self, (String, String)> {
+        Ok(match value {
+            Value::String(text) => {
+                let opens = text.starts_with("{%");
+                let closes = text.ends_with("%}");
+                match (opens, closes, expression(text)) {
+                    (true, true, Some(expr)) => {
+                        check(expr).map_err(|e| {
+                            (
+                                location.to_owned(),
+                                format!("INVALID_JSONATA_EXPRESSION: '{expr}': {e}"),
+                            )
+                        })?;
+                        Jv::Expr(expr.to_owned())
+                    }
+                    (true, _, _) | (_, true, _) => {
+                        return Err((
+                            location.to_owned(),
+                            "a JSONata expression must be the whole string, opened with '{%' and closed with '%}'".into(),
+                        ));
+                    }
+                    _ => Jv::Literal(value.clone()),
+                }
+            }
+            Value::Object(map) => {
+                let fields = map
+                    .iter()
+                    .map(|(k, v)| {
+                        Ok::<_, (String, String)>((
+                            k.clone(),
+                            Jv::parse(v, &format!("{location}/{k}"))?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                if fields.iter().all(|(_, v)| matches!(v, Jv::Literal(_))) {
+                    Jv::Literal(value.clone())
+                } else {
+                    Jv::Object(fields)
+                }
+            }
+            Value::Array(items) => {
+                let parsed = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| Jv::parse(v, &format!("{location}[{i}]")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                if parsed.iter().all(|v| matches!(v, Jv::Literal(_))) {
+                    Jv::Literal(value.clone())
+                } else {
+                    Jv::Array(parsed)
+                }
+            }
+            other => Jv::Literal(other.clone()),
+        })
+    }
+
+    /// Whether any expression mentions `text` (as `$states.result` or `$states.errorOutput`).
+    pub(crate) fn mentions(&self, text: &str) -> bool {
+        match self {
+            Jv::Literal(_) => false,
+            Jv::Expr(expr) => expr.contains(text),
+            Jv::Object(fields) => fields.iter().any(|(_, v)| v.mentions(text)),
+            Jv::Array(items) => items.iter().any(|v| v.mentions(text)),
+        }
+    }
+
+    /// The value, each expression replaced by its result. `field` names the position for
+    /// errors (`Output`, `Output/result`, `Output/values[0]`).
+    pub(crate) fn eval(
+        &self,
+        field: &str,
+        bindings: &[(&str, &Value)],
+    ) -> Result<Value, FieldError> {
+        match self {
+            Jv::Literal(v) => Ok(v.clone()),
+            Jv::Expr(expr) => match evaluate_raw(expr, bindings) {
+                Ok(Some(v)) => Ok(v),
+                Ok(None) => Err(FieldError {
+                    expr: expr.clone(),
+                    field: field.to_owned(),
+                    message: None,
+                }),
+                Err(message) => Err(FieldError {
+                    expr: expr.clone(),
+                    field: field.to_owned(),
+                    message: Some(message),
+                }),
+            },
+            Jv::Object(fields) => {
+                let mut out = serde_json::Map::new();
+                for (key, v) in fields {
+                    out.insert(key.clone(), v.eval(&format!("{field}/{key}"), bindings)?);
+                }
+                Ok(Value::Object(out))
+            }
+            Jv::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v.eval(&format!("{field}[{i}]"), bindings))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
+        }
+    }
+
+    /// The expression, when the whole value is one.
+    pub(crate) fn as_expr(&self) -> Option<&str> {
+        match self {
+            Jv::Expr(expr) => Some(expr),
+            _ => None,
+        }
     }
 }
 
 fn describe(error: &JError) -> String {
-    format!("{} ({})", error, error.code())
+    let text = error.to_string();
+    let code = error.code();
+    // "T1006 @ 12: Attempted to ..." reads as Step Functions' "T1006: Attempted to ...".
+    match text.split_once(": ") {
+        Some((head, message)) if head.starts_with(code) => format!("{code}: {message}"),
+        _ => format!("{code}: {text}"),
+    }
 }
 
 /// A JSON value as a JSONata value in `arena`.
@@ -167,7 +330,10 @@ fn fn_partition<'a>(context: FunctionContext<'a, '_>, args: Args<'a, '_>) -> Out
         return Ok(JValue::undefined());
     }
     if !size.is_integer() || size.as_f64() < 1.0 {
-        return Err(custom(&context, "the chunk size must be a positive integer"));
+        return Err(custom(
+            &context,
+            "the chunk size must be a positive integer",
+        ));
     }
     let size = size.as_usize();
     let out = JValue::array(context.arena, ArrayFlags::empty());
@@ -196,7 +362,10 @@ fn fn_range<'a>(context: FunctionContext<'a, '_>, args: Args<'a, '_>) -> Out<'a>
     let (start, end, step) = (start.as_isize(), end.as_isize(), step.as_isize());
     let count = ((end - start) / step).max(-1) + 1;
     if count > 1_000 {
-        return Err(custom(&context, "the range would hold more than 1,000 numbers"));
+        return Err(custom(
+            &context,
+            "the range would hold more than 1,000 numbers",
+        ));
     }
     let out = JValue::array(context.arena, ArrayFlags::empty());
     let mut n = start;
@@ -495,7 +664,10 @@ mod tests {
     #[test]
     fn bindings_are_variables() {
         let states = json!({"input": {"a": [1, 2, 3]}});
-        let got = evaluate("$sum($states.input.a) * $k", &[("states", &states), ("k", &json!(2))]);
+        let got = evaluate(
+            "$sum($states.input.a) * $k",
+            &[("states", &states), ("k", &json!(2))],
+        );
         assert_eq!(got.ok().flatten(), Some(json!(12)));
     }
 
@@ -513,12 +685,17 @@ mod tests {
 
     #[test]
     fn step_functions_functions() {
-        assert_eq!(eval("$partition([1,2,3,4,5], 2)"), Some(json!([[1, 2], [3, 4], [5]])));
+        assert_eq!(
+            eval("$partition([1,2,3,4,5], 2)"),
+            Some(json!([[1, 2], [3, 4], [5]]))
+        );
         assert_eq!(eval("$range(0, 10, 3)"), Some(json!([0, 3, 6, 9])));
         assert_eq!(eval("$range(5, 1, -2)"), Some(json!([5, 3, 1])));
         assert_eq!(
             eval("$hash(\"hello\", \"SHA-256\")"),
-            Some(json!("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"))
+            Some(json!(
+                "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+            ))
         );
         let r = eval("$random()").and_then(|v| v.as_f64()).unwrap_or(-1.0);
         assert!((0.0..1.0).contains(&r));
@@ -532,14 +709,20 @@ mod tests {
         assert_eq!(eval("$average([1,2,3])"), Some(json!(2)));
         assert_eq!(eval("$type(1)"), Some(json!("number")));
         assert_eq!(eval("$type([])"), Some(json!("array")));
-        assert_eq!(eval("$spread({\"a\":1,\"b\":2})"), Some(json!([{"a": 1}, {"b": 2}])));
+        assert_eq!(
+            eval("$spread({\"a\":1,\"b\":2})"),
+            Some(json!([{"a": 1}, {"b": 2}]))
+        );
         assert_eq!(
             eval("$sift({\"a\":1,\"b\":2}, function($v) { $v > 1 })"),
             Some(json!({"b": 2}))
         );
         assert_eq!(eval("$formatBase(255, 16)"), Some(json!("ff")));
         assert_eq!(eval("$shuffle([1])"), Some(json!([1])));
-        assert_eq!(eval("$encodeUrlComponent(\"a b/c\")"), Some(json!("a%20b%2Fc")));
+        assert_eq!(
+            eval("$encodeUrlComponent(\"a b/c\")"),
+            Some(json!("a%20b%2Fc"))
+        );
         assert_eq!(eval("$encodeUrl(\"a b/c\")"), Some(json!("a%20b/c")));
         assert_eq!(eval("$decodeUrlComponent(\"a%20b\")"), Some(json!("a b")));
     }

@@ -1,6 +1,6 @@
 //! The validated model of a state machine definition.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::choice::{self, Rule};
 use crate::error::{DefinitionError, names};
 use crate::intrinsic::Intrinsic;
+use crate::jsonata::Jv;
 use crate::path::JsonPath;
 use crate::template::Template;
 
@@ -19,6 +20,9 @@ pub struct StateMachine {
     pub(crate) states: Vec<State>,
     pub(crate) timeout_seconds: Option<f64>,
     index: HashMap<String, usize>,
+    /// The variables the states of this scope assign (in `Assign`, Choice rules and
+    /// Catchers), for the rule that inner scopes must not reuse their names.
+    assigned: BTreeSet<String>,
 }
 
 /// One state of a machine.
@@ -26,6 +30,13 @@ pub struct StateMachine {
 pub struct State {
     pub(crate) name: String,
     pub(crate) kind: StateKind,
+    pub(crate) language: Language,
+    /// `Assign`: the variables the state sets when it ends (not on a caught error).
+    pub(crate) assign: Option<Assign>,
+    /// `Output` (JSONata states).
+    pub(crate) output: Option<Jv>,
+    /// `Arguments` (JSONata Task and Parallel states).
+    pub(crate) arguments: Option<Jv>,
     pub(crate) input_path: Option<JsonPath>,
     pub(crate) output_path: Option<JsonPath>,
     pub(crate) result_path: Option<JsonPath>,
@@ -44,7 +55,7 @@ pub(crate) enum StateKind {
     },
     Task(TaskSpec),
     Choice {
-        choices: Vec<(Rule, usize)>,
+        choices: Vec<ChoiceRule>,
         default: Option<usize>,
     },
     Wait(WaitSpec),
@@ -59,19 +70,55 @@ pub(crate) enum StateKind {
     Map(Box<MapSpec>),
 }
 
-/// A string taken literally, from a path, or from an intrinsic function.
+/// The query language of a state: `QueryLanguage`, the state's own or the machine's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Language {
+    JsonPath,
+    Jsonata,
+}
+
+/// `Assign`: payload-template rules (`.$` keys) in a JSONPath state, `{% %}` expressions in
+/// a JSONata state.
+#[derive(Debug, Clone)]
+pub(crate) enum Assign {
+    Path(Template),
+    Jsonata(Jv),
+}
+
+/// One rule of a Choice state with where it leads and what it assigns and outputs.
+#[derive(Debug, Clone)]
+pub(crate) struct ChoiceRule {
+    pub(crate) test: ChoiceTest,
+    pub(crate) next: usize,
+    pub(crate) assign: Option<Assign>,
+    /// `Output` (JSONata).
+    pub(crate) output: Option<Jv>,
+}
+
+/// A JSONPath rule (`Variable` and a comparison) or a JSONata `Condition`.
+#[derive(Debug, Clone)]
+pub(crate) enum ChoiceTest {
+    Rule(Rule),
+    Condition(Jv),
+}
+
+/// A string taken literally, from a path, from an intrinsic function, or from a JSONata
+/// expression.
 #[derive(Debug, Clone)]
 pub(crate) enum Dynamic {
     Literal(String),
     Path(JsonPath),
     Intrinsic(Intrinsic),
+    Expr(String),
 }
 
-/// A number written in the definition or read from the input with a `...Path` field.
+/// A number written in the definition, read from the input with a `...Path` field, or the
+/// result of a JSONata expression.
 #[derive(Debug, Clone)]
 pub(crate) enum Number {
     Fixed(f64),
     Path(JsonPath),
+    Expr(String),
 }
 
 #[derive(Debug, Clone)]
@@ -87,12 +134,18 @@ pub(crate) enum WaitSpec {
     Timestamp(OffsetDateTime),
     SecondsPath(JsonPath),
     TimestampPath(JsonPath),
+    SecondsExpr(String),
+    TimestampExpr(String),
 }
 
 #[derive(Debug, Clone)]
 pub(crate) struct MapSpec {
     pub(crate) items_path: JsonPath,
     pub(crate) item_selector: Option<Template>,
+    /// `Items` (JSONata): the array to iterate; the state input when absent.
+    pub(crate) items: Option<Jv>,
+    /// `ItemSelector` (JSONata).
+    pub(crate) selector: Option<Jv>,
     pub(crate) processor: StateMachine,
     pub(crate) max_concurrency: Number,
     pub(crate) tolerated_count: Option<Number>,
@@ -114,6 +167,9 @@ pub(crate) struct Catcher {
     pub(crate) error_equals: Vec<String>,
     pub(crate) next: usize,
     pub(crate) result_path: Option<JsonPath>,
+    pub(crate) assign: Option<Assign>,
+    /// `Output` (JSONata): the state's output; the error output when absent.
+    pub(crate) output: Option<Jv>,
 }
 
 impl StateMachine {
@@ -122,14 +178,10 @@ impl StateMachine {
         let map = definition
             .as_object()
             .ok_or_else(|| DefinitionError::new("/", "a definition must be a JSON object"))?;
-        if let Some(lang) = map.get("QueryLanguage").and_then(Value::as_str)
-            && lang != "JSONPath"
-        {
-            return Err(DefinitionError::new(
-                "/QueryLanguage",
-                format!("query language '{lang}' is not supported"),
-            ));
-        }
+        let language = match map.get("QueryLanguage") {
+            None => Language::JsonPath,
+            Some(v) => language(v, "/QueryLanguage")?,
+        };
         for key in map.keys() {
             if !matches!(
                 key.as_str(),
@@ -141,14 +193,53 @@ impl StateMachine {
                 ));
             }
         }
-        let mut machine = Self::parse_states(map, "")?;
+        let mut machine = Self::parse_states(map, "", language)?;
         if let Some(t) = map.get("TimeoutSeconds") {
             machine.timeout_seconds = Some(positive_integer(t, "/TimeoutSeconds")?);
         }
+        machine.check_scopes(&BTreeSet::new(), "")?;
         Ok(machine)
     }
 
-    fn parse_states(map: &Map<String, Value>, location: &str) -> Result<Self, DefinitionError> {
+    /// A variable assigned in a Parallel branch or a Map iteration must not have the name of
+    /// one assigned in an enclosing scope.
+    fn check_scopes(
+        &self,
+        outer: &BTreeSet<String>,
+        location: &str,
+    ) -> Result<(), DefinitionError> {
+        if let Some(name) = self.assigned.intersection(outer).next() {
+            return Err(DefinitionError::new(
+                location,
+                format!(
+                    "the variable '{name}' is assigned in an outer scope: a Parallel branch or Map iteration may read it but not assign it"
+                ),
+            ));
+        }
+        let visible: BTreeSet<String> = outer.union(&self.assigned).cloned().collect();
+        for state in &self.states {
+            let here = format!("{location}/States/{}", state.name);
+            match &state.kind {
+                StateKind::Parallel { branches } => {
+                    for (i, branch) in branches.iter().enumerate() {
+                        branch.check_scopes(&visible, &format!("{here}/Branches/{i}"))?;
+                    }
+                }
+                StateKind::Map(spec) => {
+                    spec.processor
+                        .check_scopes(&visible, &format!("{here}/ItemProcessor"))?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_states(
+        map: &Map<String, Value>,
+        location: &str,
+        top: Language,
+    ) -> Result<Self, DefinitionError> {
         let start_at = map.get("StartAt").and_then(Value::as_str).ok_or_else(|| {
             DefinitionError::new(
                 format!("{location}/StartAt"),
@@ -176,9 +267,19 @@ impl StateMachine {
                 format!("'StartAt' names a missing state '{start_at}'"),
             )
         })?;
+        let mut assigned = BTreeSet::new();
         let parsed = states
             .iter()
-            .map(|(name, v)| parse_state(name, v, &format!("{location}/States/{name}"), &index))
+            .map(|(name, v)| {
+                parse_state(
+                    name,
+                    v,
+                    &format!("{location}/States/{name}"),
+                    &index,
+                    top,
+                    &mut assigned,
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             comment: map
@@ -189,6 +290,7 @@ impl StateMachine {
             states: parsed,
             timeout_seconds: None,
             index,
+            assigned,
         })
     }
 
@@ -242,21 +344,24 @@ impl State {
     }
 }
 
-const COMMON: &[&str] = &["Type", "Comment"];
+const COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
 const FLOW: &[&str] = &["Next", "End"];
 const IO: &[&str] = &["InputPath", "OutputPath"];
 const RESULT: &[&str] = &["ResultPath", "Parameters"];
 const ERRORS: &[&str] = &["Retry", "Catch", "ResultSelector"];
+const ASSIGN: &[&str] = &["Assign"];
+const DISTRIBUTED: &[&str] = &["ItemReader", "ItemBatcher", "ResultWriter"];
 
-fn allowed(kind: &str) -> Option<Vec<&'static str>> {
+fn allowed(kind: &str, language: Language) -> Option<Vec<&'static str>> {
     let mut fields: Vec<&'static str> = COMMON.to_vec();
-    let extra: &[&[&'static str]] = match kind {
-        "Pass" => &[FLOW, IO, RESULT, &["Result"]],
-        "Task" => &[
+    let extra: &[&[&'static str]] = match (language, kind) {
+        (Language::JsonPath, "Pass") => &[FLOW, IO, RESULT, ASSIGN, &["Result"]],
+        (Language::JsonPath, "Task") => &[
             FLOW,
             IO,
             RESULT,
             ERRORS,
+            ASSIGN,
             &[
                 "Resource",
                 "TimeoutSeconds",
@@ -266,20 +371,23 @@ fn allowed(kind: &str) -> Option<Vec<&'static str>> {
                 "Credentials",
             ],
         ],
-        "Choice" => &[IO, &["Choices", "Default"]],
-        "Wait" => &[
+        (Language::JsonPath, "Choice") => &[IO, ASSIGN, &["Choices", "Default"]],
+        (Language::JsonPath, "Wait") => &[
             FLOW,
             IO,
+            ASSIGN,
             &["Seconds", "Timestamp", "SecondsPath", "TimestampPath"],
         ],
-        "Succeed" => &[IO],
-        "Fail" => &[&["Error", "ErrorPath", "Cause", "CausePath"]],
-        "Parallel" => &[FLOW, IO, RESULT, ERRORS, &["Branches"]],
-        "Map" => &[
+        (Language::JsonPath, "Succeed") => &[IO],
+        (Language::JsonPath, "Fail") => &[&["Error", "ErrorPath", "Cause", "CausePath"]],
+        (Language::JsonPath, "Parallel") => &[FLOW, IO, RESULT, ERRORS, ASSIGN, &["Branches"]],
+        (Language::JsonPath, "Map") => &[
             FLOW,
             IO,
             RESULT,
             ERRORS,
+            ASSIGN,
+            DISTRIBUTED,
             &[
                 "ItemsPath",
                 "ItemSelector",
@@ -292,9 +400,48 @@ fn allowed(kind: &str) -> Option<Vec<&'static str>> {
                 "ToleratedFailurePercentage",
                 "ToleratedFailurePercentagePath",
                 "Label",
-                "ItemReader",
-                "ItemBatcher",
-                "ResultWriter",
+            ],
+        ],
+        (Language::Jsonata, "Pass") => &[FLOW, ASSIGN, &["Output"]],
+        (Language::Jsonata, "Task") => &[
+            FLOW,
+            ASSIGN,
+            &[
+                "Output",
+                "Arguments",
+                "Resource",
+                "TimeoutSeconds",
+                "HeartbeatSeconds",
+                "Credentials",
+                "Retry",
+                "Catch",
+            ],
+        ],
+        (Language::Jsonata, "Choice") => &[ASSIGN, &["Choices", "Default", "Output"]],
+        (Language::Jsonata, "Wait") => &[FLOW, ASSIGN, &["Seconds", "Timestamp", "Output"]],
+        (Language::Jsonata, "Succeed") => &[&["Output"]],
+        (Language::Jsonata, "Fail") => &[&["Error", "Cause"]],
+        (Language::Jsonata, "Parallel") => &[
+            FLOW,
+            ASSIGN,
+            &["Branches", "Arguments", "Output", "Retry", "Catch"],
+        ],
+        (Language::Jsonata, "Map") => &[
+            FLOW,
+            ASSIGN,
+            DISTRIBUTED,
+            &[
+                "Items",
+                "ItemSelector",
+                "ItemProcessor",
+                "Iterator",
+                "MaxConcurrency",
+                "ToleratedFailureCount",
+                "ToleratedFailurePercentage",
+                "Label",
+                "Output",
+                "Retry",
+                "Catch",
             ],
         ],
         _ => return None,
@@ -303,6 +450,156 @@ fn allowed(kind: &str) -> Option<Vec<&'static str>> {
         fields.extend_from_slice(group);
     }
     Some(fields)
+}
+
+/// `"JSONPath"` or `"JSONata"`.
+fn language(v: &Value, location: &str) -> Result<Language, DefinitionError> {
+    match v.as_str() {
+        Some("JSONPath") => Ok(Language::JsonPath),
+        Some("JSONata") => Ok(Language::Jsonata),
+        _ => Err(DefinitionError::new(
+            location,
+            "'QueryLanguage' must be 'JSONPath' or 'JSONata'",
+        )),
+    }
+}
+
+fn language_name(language: Language) -> &'static str {
+    match language {
+        Language::JsonPath => "JSONPath",
+        Language::Jsonata => "JSONata",
+    }
+}
+
+/// Whether a variable name is one a state may assign: an identifier of at most 80
+/// characters, and not `states`.
+fn variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_');
+    first_ok
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+        && name.chars().count() <= 80
+        && name != "states"
+}
+
+/// `Assign`, recording the names it assigns in `assigned`.
+fn parse_assign(
+    value: &Value,
+    language: Language,
+    location: &str,
+    assigned: &mut BTreeSet<String>,
+) -> Result<Assign, DefinitionError> {
+    let here = format!("{location}/Assign");
+    let map = value
+        .as_object()
+        .ok_or_else(|| DefinitionError::new(&here, "'Assign' must be a JSON object"))?;
+    for key in map.keys() {
+        let name = match language {
+            Language::JsonPath => key.strip_suffix(".$").unwrap_or(key),
+            Language::Jsonata => key.as_str(),
+        };
+        if !variable_name(name) {
+            return Err(DefinitionError::new(
+                format!("{here}/{key}"),
+                "a variable name must be an identifier of at most 80 characters (letters, digits and '_', not starting with a digit), other than 'states'",
+            ));
+        }
+        assigned.insert(name.to_owned());
+    }
+    match language {
+        Language::JsonPath => Template::parse(value, &here)
+            .map(Assign::Path)
+            .map_err(|(l, m)| DefinitionError::new(l, m)),
+        Language::Jsonata => Jv::parse(value, &here)
+            .map(Assign::Jsonata)
+            .map_err(|(l, m)| DefinitionError::new(l, m)),
+    }
+}
+
+fn jv_field(
+    map: &Map<String, Value>,
+    key: &str,
+    location: &str,
+) -> Result<Option<Jv>, DefinitionError> {
+    map.get(key)
+        .map(|v| {
+            Jv::parse(v, &format!("{location}/{key}")).map_err(|(l, m)| DefinitionError::new(l, m))
+        })
+        .transpose()
+}
+
+/// A JSONata state's number field: a number, or a `{% %}` expression.
+fn jsonata_number(
+    map: &Map<String, Value>,
+    key: &str,
+    location: &str,
+    parse: fn(&Value, &str) -> Result<f64, DefinitionError>,
+) -> Result<Option<Number>, DefinitionError> {
+    let here = format!("{location}/{key}");
+    match map.get(key) {
+        None => Ok(None),
+        Some(v @ Value::String(_)) => {
+            match Jv::parse(v, &here).map_err(|(l, m)| DefinitionError::new(l, m))? {
+                Jv::Expr(expr) => Ok(Some(Number::Expr(expr))),
+                _ => Err(DefinitionError::new(
+                    here,
+                    "must be a number or a JSONata expression",
+                )),
+            }
+        }
+        Some(v) => Ok(Some(Number::Fixed(parse(v, &here)?))),
+    }
+}
+
+/// A JSONata state's string field (`Error`, `Cause`): a string, or a `{% %}` expression.
+fn jsonata_string(
+    map: &Map<String, Value>,
+    key: &str,
+    location: &str,
+) -> Result<Option<Dynamic>, DefinitionError> {
+    let here = format!("{location}/{key}");
+    match map.get(key) {
+        None => Ok(None),
+        Some(v @ Value::String(text)) => {
+            match Jv::parse(v, &here).map_err(|(l, m)| DefinitionError::new(l, m))? {
+                Jv::Expr(expr) => Ok(Some(Dynamic::Expr(expr))),
+                _ => Ok(Some(Dynamic::Literal(text.clone()))),
+            }
+        }
+        Some(_) => Err(DefinitionError::new(here, "must be a string")),
+    }
+}
+
+/// `$states.result` and `$states.errorOutput` only where Step Functions provides them.
+fn check_states_use(
+    jv: Option<&Jv>,
+    location: &str,
+    result: bool,
+    error_output: bool,
+) -> Result<(), DefinitionError> {
+    let Some(jv) = jv else {
+        return Ok(());
+    };
+    if !result && jv.mentions("$states.result") {
+        return Err(DefinitionError::new(
+            location,
+            "'$states.result' is only available in the Output and Assign of Task, Parallel and Map states",
+        ));
+    }
+    if !error_output && jv.mentions("$states.errorOutput") {
+        return Err(DefinitionError::new(
+            location,
+            "'$states.errorOutput' is only available in the Output and Assign of a Catcher",
+        ));
+    }
+    Ok(())
+}
+
+fn assign_jv(assign: Option<&Assign>) -> Option<&Jv> {
+    match assign {
+        Some(Assign::Jsonata(jv)) => Some(jv),
+        _ => None,
+    }
 }
 
 fn positive_integer(v: &Value, location: &str) -> Result<f64, DefinitionError> {
@@ -542,6 +839,8 @@ fn parse_catch(
     v: &Value,
     location: &str,
     index: &HashMap<String, usize>,
+    language: Language,
+    assigned: &mut BTreeSet<String>,
 ) -> Result<Vec<Catcher>, DefinitionError> {
     let list = v
         .as_array()
@@ -553,13 +852,23 @@ fn parse_catch(
             .as_object()
             .ok_or_else(|| DefinitionError::new(&here, "a Catcher must be an object"))?;
         for key in map.keys() {
-            if !matches!(
-                key.as_str(),
-                "ErrorEquals" | "Next" | "ResultPath" | "Comment"
-            ) {
+            let known = match language {
+                Language::JsonPath => matches!(
+                    key.as_str(),
+                    "ErrorEquals" | "Next" | "ResultPath" | "Assign" | "Comment"
+                ),
+                Language::Jsonata => matches!(
+                    key.as_str(),
+                    "ErrorEquals" | "Next" | "Output" | "Assign" | "Comment"
+                ),
+            };
+            if !known {
                 return Err(DefinitionError::new(
                     format!("{here}/{key}"),
-                    "unknown Catcher field",
+                    format!(
+                        "unknown Catcher field in a {} state",
+                        language_name(language)
+                    ),
                 ));
             }
         }
@@ -568,10 +877,24 @@ fn parse_catch(
         })?;
         let result_path =
             path_field(map, "ResultPath", &here, true)?.unwrap_or_else(|| Some(identity()));
+        let assign = map
+            .get("Assign")
+            .map(|a| parse_assign(a, language, &here, assigned))
+            .transpose()?;
+        let output = jv_field(map, "Output", &here)?;
+        check_states_use(output.as_ref(), &format!("{here}/Output"), false, true)?;
+        check_states_use(
+            assign_jv(assign.as_ref()),
+            &format!("{here}/Assign"),
+            false,
+            true,
+        )?;
         out.push(Catcher {
             error_equals: error_equals(map, &here)?,
             next: target(next_name, index, &format!("{here}/Next"))?,
             result_path,
+            assign,
+            output,
         });
     }
     check_all_last(
@@ -628,6 +951,8 @@ fn parse_state(
     v: &Value,
     location: &str,
     index: &HashMap<String, usize>,
+    top: Language,
+    assigned: &mut BTreeSet<String>,
 ) -> Result<State, DefinitionError> {
     if name.is_empty() || name.chars().count() > 80 {
         return Err(DefinitionError::new(
@@ -641,20 +966,43 @@ fn parse_state(
     let kind_name = map.get("Type").and_then(Value::as_str).ok_or_else(|| {
         DefinitionError::new(format!("{location}/Type"), "a 'Type' string is required")
     })?;
-    let fields = allowed(kind_name).ok_or_else(|| {
+    let language = match map.get("QueryLanguage") {
+        None => top,
+        Some(v) => match (top, language(v, &format!("{location}/QueryLanguage"))?) {
+            (Language::Jsonata, Language::JsonPath) => {
+                return Err(DefinitionError::new(
+                    location,
+                    "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
+                ));
+            }
+            (_, language) => language,
+        },
+    };
+    let fields = allowed(kind_name, language).ok_or_else(|| {
         DefinitionError::new(
             format!("{location}/Type"),
             format!("unknown state type '{kind_name}'"),
         )
     })?;
+    let other = match language {
+        Language::JsonPath => Language::Jsonata,
+        Language::Jsonata => Language::JsonPath,
+    };
     for key in map.keys() {
         if !fields.contains(&key.as_str()) {
-            return Err(DefinitionError::new(
-                format!("{location}/{key}"),
-                format!("field not allowed in a {kind_name} state"),
-            ));
+            let message = if allowed(kind_name, other).is_some_and(|f| f.contains(&key.as_str())) {
+                format!(
+                    "The QueryLanguage is set to '{}', but field '{key}' is only supported for the '{}' QueryLanguage",
+                    language_name(language),
+                    language_name(other)
+                )
+            } else {
+                format!("field not allowed in a {kind_name} state")
+            };
+            return Err(DefinitionError::new(format!("{location}/{key}"), message));
         }
     }
+    let jsonata = language == Language::Jsonata;
 
     let terminal = matches!(kind_name, "Choice" | "Succeed" | "Fail");
     let next = match (map.get("Next"), map.get("End")) {
@@ -694,8 +1042,17 @@ fn parse_state(
                     "a 'Resource' string is required",
                 )
             })?;
-            let timeout = number_field(map, "TimeoutSeconds", location, positive_integer)?;
-            let heartbeat = number_field(map, "HeartbeatSeconds", location, positive_integer)?;
+            let (timeout, heartbeat) = if jsonata {
+                (
+                    jsonata_number(map, "TimeoutSeconds", location, positive_integer)?,
+                    jsonata_number(map, "HeartbeatSeconds", location, positive_integer)?,
+                )
+            } else {
+                (
+                    number_field(map, "TimeoutSeconds", location, positive_integer)?,
+                    number_field(map, "HeartbeatSeconds", location, positive_integer)?,
+                )
+            };
             if let (Some(Number::Fixed(t)), Some(Number::Fixed(h))) = (&timeout, &heartbeat)
                 && h >= t
             {
@@ -731,9 +1088,57 @@ fn parse_state(
                         "a top-level Choice rule needs 'Next'",
                     )
                 })?;
-                let rule = choice::parse_rule(obj, &at, true)
-                    .map_err(|(l, m)| DefinitionError::new(l, m))?;
-                choices.push((rule, target(next_name, index, &format!("{at}/Next"))?));
+                let test = if jsonata {
+                    for key in obj.keys() {
+                        if !matches!(
+                            key.as_str(),
+                            "Condition" | "Next" | "Assign" | "Output" | "Comment"
+                        ) {
+                            return Err(DefinitionError::new(
+                                format!("{at}/{key}"),
+                                "a JSONata Choice rule has 'Condition', 'Next', 'Assign', 'Output' and 'Comment' only",
+                            ));
+                        }
+                    }
+                    let condition = obj.get("Condition").ok_or_else(|| {
+                        DefinitionError::new(&at, "a JSONata Choice rule needs a 'Condition'")
+                    })?;
+                    let condition = Jv::parse(condition, &format!("{at}/Condition"))
+                        .map_err(|(l, m)| DefinitionError::new(l, m))?;
+                    if !matches!(condition, Jv::Expr(_) | Jv::Literal(Value::Bool(_))) {
+                        return Err(DefinitionError::new(
+                            format!("{at}/Condition"),
+                            "must be true, false or a JSONata expression",
+                        ));
+                    }
+                    check_states_use(Some(&condition), &format!("{at}/Condition"), false, false)?;
+                    ChoiceTest::Condition(condition)
+                } else {
+                    let mut rule_map = obj.clone();
+                    rule_map.remove("Assign");
+                    ChoiceTest::Rule(
+                        choice::parse_rule(&rule_map, &at, true)
+                            .map_err(|(l, m)| DefinitionError::new(l, m))?,
+                    )
+                };
+                let assign = obj
+                    .get("Assign")
+                    .map(|a| parse_assign(a, language, &at, assigned))
+                    .transpose()?;
+                let output = jv_field(obj, "Output", &at)?;
+                check_states_use(output.as_ref(), &format!("{at}/Output"), false, false)?;
+                check_states_use(
+                    assign_jv(assign.as_ref()),
+                    &format!("{at}/Assign"),
+                    false,
+                    false,
+                )?;
+                choices.push(ChoiceRule {
+                    test,
+                    next: target(next_name, index, &format!("{at}/Next"))?,
+                    assign,
+                    output,
+                });
             }
             let default = match map.get("Default") {
                 None => None,
@@ -758,7 +1163,25 @@ fn parse_state(
                     "a Wait state needs exactly one of Seconds, Timestamp, SecondsPath and TimestampPath",
                 ));
             }
+            let expr = |key: &str| -> Result<Option<String>, DefinitionError> {
+                if !jsonata {
+                    return Ok(None);
+                }
+                match map.get(key) {
+                    Some(v @ Value::String(_)) => Ok(Jv::parse(v, &format!("{location}/{key}"))
+                        .map_err(|(l, m)| DefinitionError::new(l, m))?
+                        .as_expr()
+                        .map(str::to_owned)),
+                    _ => Ok(None),
+                }
+            };
             let spec = match present[0] {
+                "Seconds" if expr("Seconds")?.is_some() => {
+                    WaitSpec::SecondsExpr(expr("Seconds")?.unwrap_or_default())
+                }
+                "Timestamp" if expr("Timestamp")?.is_some() => {
+                    WaitSpec::TimestampExpr(expr("Timestamp")?.unwrap_or_default())
+                }
                 "Seconds" => WaitSpec::Seconds(non_negative(
                     &map["Seconds"],
                     &format!("{location}/Seconds"),
@@ -789,6 +1212,10 @@ fn parse_state(
             StateKind::Wait(spec)
         }
         "Succeed" => StateKind::Succeed,
+        "Fail" if jsonata => StateKind::Fail {
+            error: jsonata_string(map, "Error", location)?,
+            cause: jsonata_string(map, "Cause", location)?,
+        },
         "Fail" => StateKind::Fail {
             error: dynamic(map, "Error", location)?,
             cause: dynamic(map, "Cause", location)?,
@@ -810,7 +1237,7 @@ fn parse_state(
                     let obj = b
                         .as_object()
                         .ok_or_else(|| DefinitionError::new(&at, "a branch must be an object"))?;
-                    StateMachine::parse_states(obj, &at)
+                    StateMachine::parse_states(obj, &at, top)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             StateKind::Parallel { branches }
@@ -849,35 +1276,56 @@ fn parse_state(
                     "only INLINE Map states are supported locally",
                 ));
             }
-            let processor = StateMachine::parse_states(obj, &at)?;
+            let processor = StateMachine::parse_states(obj, &at, top)?;
             if map.contains_key("ItemSelector") && map.contains_key("Parameters") {
                 return Err(DefinitionError::new(
                     location,
                     "'ItemSelector' and 'Parameters' are mutually exclusive",
                 ));
             }
-            let item_selector = match template_field(map, "ItemSelector", location)? {
-                Some(t) => Some(t),
-                None => template_field(map, "Parameters", location)?,
+            let (item_selector, selector, items) = if jsonata {
+                let selector = jv_field(map, "ItemSelector", location)?;
+                let items = jv_field(map, "Items", location)?;
+                check_states_use(
+                    selector.as_ref(),
+                    &format!("{location}/ItemSelector"),
+                    false,
+                    false,
+                )?;
+                check_states_use(items.as_ref(), &format!("{location}/Items"), false, false)?;
+                (None, selector, items)
+            } else {
+                let item_selector = match template_field(map, "ItemSelector", location)? {
+                    Some(t) => Some(t),
+                    None => template_field(map, "Parameters", location)?,
+                };
+                (item_selector, None, None)
             };
             let items_path =
                 required_path(map, "ItemsPath", location, true)?.unwrap_or_else(identity);
-            let max_concurrency = number_field(map, "MaxConcurrency", location, non_negative)?
-                .unwrap_or(Number::Fixed(0.0));
-            let tolerated_count =
-                number_field(map, "ToleratedFailureCount", location, non_negative)?;
-            let tolerated_percentage =
-                number_field(map, "ToleratedFailurePercentage", location, |v, l| {
-                    let n = non_negative(v, l)?;
-                    if n > 100.0 {
-                        Err(DefinitionError::new(l, "must be between 0 and 100"))
-                    } else {
-                        Ok(n)
-                    }
-                })?;
+            let number = |key: &str, parse: fn(&Value, &str) -> Result<f64, DefinitionError>| {
+                if jsonata {
+                    jsonata_number(map, key, location, parse)
+                } else {
+                    number_field(map, key, location, parse)
+                }
+            };
+            let max_concurrency =
+                number("MaxConcurrency", non_negative)?.unwrap_or(Number::Fixed(0.0));
+            let tolerated_count = number("ToleratedFailureCount", non_negative)?;
+            let tolerated_percentage = number("ToleratedFailurePercentage", |v, l| {
+                let n = non_negative(v, l)?;
+                if n > 100.0 {
+                    Err(DefinitionError::new(l, "must be between 0 and 100"))
+                } else {
+                    Ok(n)
+                }
+            })?;
             StateKind::Map(Box::new(MapSpec {
                 items_path,
                 item_selector,
+                items,
+                selector,
                 processor,
                 max_concurrency,
                 tolerated_count,
@@ -893,8 +1341,40 @@ fn parse_state(
     };
 
     let is_map = matches!(kind, StateKind::Map(_));
+    let has_result = matches!(
+        kind,
+        StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
+    );
+    let assign = map
+        .get("Assign")
+        .map(|a| parse_assign(a, language, location, assigned))
+        .transpose()?;
+    let output = jv_field(map, "Output", location)?;
+    let arguments = jv_field(map, "Arguments", location)?;
+    check_states_use(
+        output.as_ref(),
+        &format!("{location}/Output"),
+        has_result,
+        false,
+    )?;
+    check_states_use(
+        assign_jv(assign.as_ref()),
+        &format!("{location}/Assign"),
+        has_result,
+        false,
+    )?;
+    check_states_use(
+        arguments.as_ref(),
+        &format!("{location}/Arguments"),
+        false,
+        false,
+    )?;
     Ok(State {
         name: name.to_owned(),
+        language,
+        assign,
+        output,
+        arguments,
         input_path: path_field(map, "InputPath", location, false)?
             .unwrap_or_else(|| Some(identity())),
         output_path: path_field(map, "OutputPath", location, false)?
@@ -915,7 +1395,7 @@ fn parse_state(
             .unwrap_or_default(),
         catch: map
             .get("Catch")
-            .map(|c| parse_catch(c, &format!("{location}/Catch"), index))
+            .map(|c| parse_catch(c, &format!("{location}/Catch"), index, language, assigned))
             .transpose()?
             .unwrap_or_default(),
         kind,

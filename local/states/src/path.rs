@@ -13,7 +13,14 @@ pub enum Root {
     Input,
     /// `$$`: the context object.
     Context,
+    /// `$name`: a workflow variable (the name is the path's first segment).
+    Variable,
 }
+
+/// The key under which the context object value given to [`JsonPath::select`] and
+/// [`JsonPath::resolve`] carries the workflow variables in scope (an object). It cannot collide
+/// with a field of the context object, and `$$` never shows it.
+pub const VARIABLES_KEY: &str = "\u{1}variables";
 
 /// A parsed JSONPath.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,15 +100,30 @@ impl JsonPath {
         let (root, rest) = if let Some(rest) = trimmed.strip_prefix("$$") {
             (Root::Context, rest)
         } else if let Some(rest) = trimmed.strip_prefix('$') {
-            (Root::Input, rest)
+            if rest.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+                (Root::Variable, rest)
+            } else {
+                (Root::Input, rest)
+            }
         } else {
             return Err(err("a path must start with '$'"));
+        };
+        let (variable, rest) = if root == Root::Variable {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            (Some(&rest[..end]), &rest[end..])
+        } else {
+            (None, rest)
         };
         let mut parser = Parser {
             chars: rest.chars().collect(),
             pos: 0,
         };
-        let segments = parser.segments(false).map_err(|m| err(&m))?;
+        let mut segments = parser.segments(false).map_err(|m| err(&m))?;
+        if let Some(name) = variable {
+            segments.insert(0, Segment::Child(Selector::Name(name.to_owned())));
+        }
         if parser.pos != parser.chars.len() {
             return Err(err("unexpected characters"));
         }
@@ -161,17 +183,34 @@ impl JsonPath {
         let root = match self.root {
             Root::Input => input,
             Root::Context => context,
+            Root::Variable => context.get(VARIABLES_KEY).unwrap_or(&Value::Null),
         };
         select_segments(&self.segments, root, input)
+    }
+
+    /// The variable a `$name` path reads.
+    pub fn variable(&self) -> Option<&str> {
+        match (self.root, self.segments.first()) {
+            (Root::Variable, Some(Segment::Child(Selector::Name(name)))) => Some(name),
+            _ => None,
+        }
     }
 
     /// The value the path designates: the node itself for a definite path (`None` when it is
     /// missing), or the array of all matches for an indefinite one.
     pub fn resolve(&self, input: &Value, context: &Value) -> Option<Value> {
+        if self.root == Root::Context && self.segments.is_empty() {
+            let mut whole = context.clone();
+            if let Value::Object(map) = &mut whole {
+                map.remove(VARIABLES_KEY);
+            }
+            return Some(whole);
+        }
         if self.is_definite() {
             let root = match self.root {
                 Root::Input => input,
                 Root::Context => context,
+                Root::Variable => context.get(VARIABLES_KEY).unwrap_or(&Value::Null),
             };
             get_definite(&self.segments, root).cloned()
         } else {

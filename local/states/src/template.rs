@@ -79,8 +79,9 @@ impl Template {
             Template::Literal(_) => false,
             Template::Object(fields) => fields.iter().any(|(_, t)| t.uses_context()),
             Template::Array(items) => items.iter().any(Template::uses_context),
-            Template::Path(path) => path.root() == Root::Context,
-            Template::Intrinsic(i) => i.as_str().contains("$$"),
+            Template::Path(path) => path.root() != Root::Input,
+            // Arguments may name the context object or variables.
+            Template::Intrinsic(_) => true,
         }
     }
 
@@ -103,7 +104,11 @@ impl Template {
                 items.iter().map(|t| t.eval_named(input, context, name)).collect::<Result<Vec<_>, _>>().map(Value::Array)
             }
             Template::Path(path) => path.resolve(input, context).ok_or_else(|| {
-                let source = if path.root() == Root::Context { context } else { input };
+                let source = match path.root() {
+                    Root::Input => input,
+                    Root::Context => context,
+                    Root::Variable => context.get(crate::path::VARIABLES_KEY).unwrap_or(&Value::Null),
+                };
                 StatesError::runtime(format!(
                     "The JSONPath '{path}' specified for the field '{name}.$' could not be found in the input '{source}'"
                 ))
