@@ -2,7 +2,8 @@
 //! against a stack running `tests/fixtures/sfn.yaml`: Lambda tasks with Retry and Catch
 //! on the fixture functions, the Step Functions names of crashes and timeouts,
 //! `.waitForTaskToken` completed by SendTaskSuccess / SendTaskFailure or timed out by a
-//! missing heartbeat, and the SNS, SQS and DynamoDB integrations landing in the emulator.
+//! missing heartbeat, the SNS, SQS and DynamoDB integrations landing in the emulator, and a
+//! JSONata machine with variables calling the fixture functions.
 
 // Helpers outside the test functions fail the test on a setup error too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -322,6 +323,52 @@ async fn crashes_timeouts_and_missing_functions_fail_with_their_step_functions_n
     // The crashed instance is replaced: the function still answers.
     let (_, echoed) = fx.run("InvokeMachine", json!({"hello": "again"})).await;
     assert_eq!(output(&echoed)["event"], json!({"hello": "again"}));
+    fx.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_jsonata_machine_with_variables_runs_lambda_tasks() {
+    let fx = fixture().await;
+    let lines = |units: [u64; 2]| {
+        json!([
+            {"sku": "a", "qty": 2, "unit": units[0]},
+            {"sku": "b", "qty": 1, "unit": units[1]}
+        ])
+    };
+
+    // A small order: each line priced by the function in the Map, the total in a variable.
+    let (_, small) = fx
+        .run(
+            "JsonataMachine",
+            json!({"orderId": "o-7", "lines": lines([10, 5])}),
+        )
+        .await;
+    assert_eq!(
+        output(&small),
+        json!({
+            "order": "o-7",
+            "total": 25,
+            "currency": "EUR",
+            "band": "small",
+            "input": [
+                {"sku": "a", "amount": 20, "order": "o-7"},
+                {"sku": "b", "amount": 5, "order": "o-7"}
+            ]
+        })
+    );
+
+    // A large one takes the Choice rule, whose Assign wins, and the crash is caught.
+    let (_, large) = fx
+        .run(
+            "JsonataMachine",
+            json!({"orderId": "o-8", "lines": lines([70, 10])}),
+        )
+        .await;
+    let large = output(&large);
+    assert_eq!(large["band"], "large", "{large}");
+    assert_eq!(large["total"], 150);
+    assert_eq!(large["input"]["caught"], "Lambda.Unknown", "{large}");
+    assert_eq!(large["input"]["lines"][1]["amount"], 10);
     fx.stack.shutdown().await;
 }
 
