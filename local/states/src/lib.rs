@@ -1,6 +1,6 @@
 //! An Amazon States Language interpreter for the local stack: it runs Step Functions state
-//! machines (JSONPath query language) on one machine, with task execution left to a
-//! pluggable [`TaskRunner`].
+//! machines (JSONPath and JSONata query languages, with workflow variables) on one machine,
+//! with task execution left to a pluggable [`TaskRunner`].
 //!
 //! ```no_run
 //! # async fn demo(runner: std::sync::Arc<dyn local_states::TaskRunner>) -> Result<(), local_states::DefinitionError> {
@@ -19,8 +19,10 @@
 //! * [`StateMachine::parse`] validates a definition into a model ([`DefinitionError`] says
 //!   where it is wrong).
 //! * [`execute`] runs it: input/output processing (`InputPath` → `Parameters` → task →
-//!   `ResultSelector` → `ResultPath` → `OutputPath`), every state type (inline Map only),
-//!   Choice rules, intrinsic functions, Retry/Catch, timeouts and cancellation.
+//!   `ResultSelector` → `ResultPath` → `OutputPath` in JSONPath states, `Arguments` → task →
+//!   `Output` in JSONata states, see [`jsonata`]), `Assign` and variable scopes, every state
+//!   type (inline Map only), Choice rules, intrinsic functions, Retry/Catch, timeouts and
+//!   cancellation.
 //! * Every step is reported as a [`HistoryEvent`] shaped like `GetExecutionHistory`'s.
 //! * [`ExecutionOptions::time_scale`] shrinks every wait so tests need not sleep.
 
