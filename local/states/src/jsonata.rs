@@ -55,6 +55,7 @@ pub(crate) fn evaluate_raw(
     expr: &str,
     bindings: &[(&str, &Value)],
 ) -> Result<Option<Value>, String> {
+    let expr = &rewrite_calls(expr);
     let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<Option<Value>, String> {
         let arena = Bump::new();
         let jsonata = JsonAta::new(expr, &arena).map_err(|e| describe(&e))?;
@@ -278,8 +279,70 @@ fn from_jsonata<'a>(value: &'a JValue<'a>) -> Result<Option<Value>, String> {
         .map_err(|e| format!("the result {text} is not JSON: {e}"))
 }
 
+/// Standard functions whose crate version gives wrong answers, and the names under which
+/// they are replaced (the crate binds its own built-ins over any registered with their name).
+const REPLACED: &[(&str, &str)] = &[("$substring", "$__substring")];
+
+/// `expr` with calls to the [`REPLACED`] functions renamed, outside string literals and
+/// comments.
+fn rewrite_calls(expr: &str) -> String {
+    let chars: Vec<char> = expr.chars().collect();
+    let mut out = String::with_capacity(expr.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' || c == '\'' || c == '`' {
+            // A string literal or a quoted name: copied as it is, escapes included.
+            out.push(c);
+            i += 1;
+            while i < chars.len() {
+                out.push(chars[i]);
+                if chars[i] == '\\' && c != '`' {
+                    if let Some(next) = chars.get(i + 1) {
+                        out.push(*next);
+                    }
+                    i += 2;
+                    continue;
+                }
+                i += 1;
+                if chars[i - 1] == c {
+                    break;
+                }
+            }
+            continue;
+        }
+        if c == '/' && chars.get(i + 1) == Some(&'*') {
+            let end = expr_find(&chars, i + 2, "*/").map_or(chars.len(), |e| e + 2);
+            out.extend(&chars[i..end]);
+            i = end;
+            continue;
+        }
+        if c == '$' {
+            let replaced = REPLACED.iter().find(|(name, _)| {
+                let name: Vec<char> = name.chars().collect();
+                chars.get(i..i + name.len()) == Some(&name[..])
+                    && chars[i + name.len()..].iter().find(|c| !c.is_whitespace()) == Some(&'(')
+            });
+            if let Some((name, replacement)) = replaced {
+                out.push_str(replacement);
+                i += name.chars().count();
+                continue;
+            }
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+fn expr_find(chars: &[char], from: usize, needle: &str) -> Option<usize> {
+    let needle: Vec<char> = needle.chars().collect();
+    (from..chars.len()).find(|&i| chars.get(i..i + needle.len()) == Some(&needle[..]))
+}
+
 /// The functions Step Functions adds, and standard ones the crate lacks.
 fn register(jsonata: &JsonAta<'_>) {
+    jsonata.register_function("__substring", 3, fn_substring);
     jsonata.register_function("partition", 2, fn_partition);
     jsonata.register_function("range", 3, fn_range);
     jsonata.register_function("hash", 2, fn_hash);
@@ -321,6 +384,39 @@ fn members<'a>(value: &'a JValue<'a>) -> Vec<&'a JValue<'a>> {
     } else {
         vec![value]
     }
+}
+
+/// `$substring(text, start[, length])`, counting characters (not bytes): a negative start
+/// counts from the end, a start past the end gives "".
+fn fn_substring<'a>(context: FunctionContext<'a, '_>, args: Args<'a, '_>) -> Out<'a> {
+    let (text, start, length) = (arg(args, 0), arg(args, 1), arg(args, 2));
+    if text.is_undefined() {
+        return Ok(JValue::undefined());
+    }
+    if !text.is_string() {
+        return Err(bad(&context, 1));
+    }
+    if !start.is_number() {
+        return Err(bad(&context, 2));
+    }
+    if !length.is_undefined() && !length.is_number() {
+        return Err(bad(&context, 3));
+    }
+    let chars: Vec<char> = text.as_str().chars().collect();
+    let len = chars.len() as i64;
+    let mut from = start.as_f64().floor() as i64;
+    if from < 0 {
+        from = (len + from).max(0);
+    }
+    let from = from.min(len);
+    let to = if length.is_undefined() {
+        len
+    } else {
+        let n = length.as_f64().floor() as i64;
+        if n <= 0 { from } else { (from + n).min(len) }
+    };
+    let slice: String = chars[from as usize..to as usize].iter().collect();
+    Ok(JValue::string(context.arena, &slice))
 }
 
 /// `$partition(array, size)`: the array in chunks of `size` (the last one shorter).
@@ -702,6 +798,22 @@ mod tests {
         assert_eq!(eval("$length($uuid())"), Some(json!(36)));
         assert_eq!(eval("$parse('{\"a\": [1]}').a"), Some(json!([1])));
         assert!(evaluate("$eval('1')", &[]).is_err());
+    }
+
+    #[test]
+    fn substring_counts_characters() {
+        assert_eq!(eval("$substring('héllo wörld', 7)"), Some(json!("örld")));
+        assert_eq!(eval("$substring('héllo', 1, 3)"), Some(json!("éll")));
+        assert_eq!(eval("$substring('abc', 5)"), Some(json!("")));
+        assert_eq!(eval("$substring('abcdef', -2)"), Some(json!("ef")));
+        assert_eq!(eval("$substring('abc', 1, -1)"), Some(json!("")));
+        assert_eq!(eval("'abc' ~> $substring(1)"), Some(json!("bc")));
+        // Only calls are renamed: text that mentions the function stays as it is.
+        assert_eq!(
+            eval("'$substring(1)' & \"/*$substring(*/\""),
+            Some(json!("$substring(1)/*$substring(*/"))
+        );
+        assert_eq!(eval("$substringBefore('a-b', '-')"), Some(json!("a")));
     }
 
     #[test]
