@@ -12,7 +12,7 @@
 //! cargo run -p local -- notifications --endpoint http://127.0.0.1:46681 --show last --html
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -152,6 +152,13 @@ enum Command {
         /// Cargo profile of the binaries.
         #[arg(long, value_enum, default_value_t = Profile::Release)]
         profile: Profile,
+        /// Measure the executables already in this directory (`DIR/BINARY`, as a cargo target
+        /// directory holds them) instead of building them.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// A variable added to each function's environment, as `NAME=VALUE` (repeatable).
+        #[arg(long = "env", value_name = "NAME=VALUE")]
+        env: Vec<String>,
     },
 }
 
@@ -174,13 +181,7 @@ struct StackArgs {
 impl StackArgs {
     fn options(&self, port: u16, emulator_port: u16) -> anyhow::Result<StackOptions> {
         let root = paths::repo_root();
-        let mut parameter_overrides = BTreeMap::new();
-        for parameter in &self.parameters {
-            let Some((name, value)) = parameter.split_once('=') else {
-                bail!("--parameter {parameter:?} is not NAME=VALUE");
-            };
-            parameter_overrides.insert(name.to_owned(), value.to_owned());
-        }
+        let parameter_overrides = name_values("--parameter", &self.parameters)?;
         let mut options = StackOptions {
             stack_name: self.stack_name.clone(),
             parameter_overrides,
@@ -256,7 +257,9 @@ async fn main() -> ExitCode {
             binaries,
             runs,
             profile,
-        } => cold_start(&binaries, runs, profile).await,
+            dir,
+            env,
+        } => cold_start(&binaries, runs, profile, dir, &env).await,
     };
     match result {
         Ok(code) => code,
@@ -538,14 +541,42 @@ async fn notifications(endpoint: &str, show: Option<&str>, html: bool) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-async fn cold_start(specs: &[String], runs: usize, profile: Profile) -> anyhow::Result<ExitCode> {
+/// Reads `NAME=VALUE` arguments of `flag` into a map.
+fn name_values(flag: &str, pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => Ok((name.to_owned(), value.to_owned())),
+            None => bail!("{flag} {pair:?} is not NAME=VALUE"),
+        })
+        .collect()
+}
+
+async fn cold_start(
+    specs: &[String],
+    runs: usize,
+    profile: Profile,
+    dir: Option<PathBuf>,
+    env: &[String],
+) -> anyhow::Result<ExitCode> {
     let root = paths::repo_root();
+    let env = name_values("--env", env)?;
     let targets = specs
         .iter()
         .map(|spec| local::bench::parse_target(spec))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let names = targets.iter().map(|(binary, _)| binary.clone()).collect();
-    let executables = local::build::build_binaries(&root, &names, profile).await?;
+    let names: BTreeSet<String> = targets.iter().map(|(binary, _)| binary.clone()).collect();
+    let executables = match dir {
+        Some(dir) => names
+            .iter()
+            .map(|name| {
+                let path = dir.join(name);
+                anyhow::ensure!(path.is_file(), "no executable {}", path.display());
+                Ok((name.clone(), path))
+            })
+            .collect::<anyhow::Result<BTreeMap<_, _>>>()?,
+        None => local::build::build_binaries(&root, &names, profile).await?,
+    };
     let mut results = Vec::new();
     for (binary, event) in targets {
         let path = root.join(&event);
@@ -555,8 +586,16 @@ async fn cold_start(specs: &[String], runs: usize, profile: Profile) -> anyhow::
             .with_context(|| format!("no executable for {binary}"))?
             .clone();
         eprintln!("measuring {binary} ({runs} cold starts)...");
-        results
-            .push(local::bench::cold_start(&binary, executable, Bytes::from(event), runs).await?);
+        results.push(
+            local::bench::cold_start_with_env(
+                &binary,
+                executable,
+                Bytes::from(event),
+                runs,
+                env.clone(),
+            )
+            .await?,
+        );
     }
     local::bench::print(&results);
     Ok(ExitCode::SUCCESS)
