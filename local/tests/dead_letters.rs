@@ -20,15 +20,7 @@ const FIXTURES: &str = "local/tests/fixtures/dead-letters.yaml";
 const TIME_SCALE_FIXTURES: &str = "local/tests/fixtures/queue-time-scale.yaml";
 
 fn queue_url(stack: &TestStack, logical_id: &str) -> String {
-    stack
-        .stack()
-        .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == logical_id)
-        .unwrap()
-        .url
-        .clone()
+    stack.stack().model().queue(logical_id).unwrap().url.clone()
 }
 
 fn dead_letter_queue(stack: &TestStack, logical_id: &str) -> DeadLetterQueue {
@@ -339,13 +331,7 @@ async fn a_queue_time_scale_dead_letters_within_seconds_what_takes_minutes_in_re
         "1"
     );
     assert_eq!(queue_attribute(&stack, &dead, visibility).await, "2");
-    let model_queue = stack
-        .stack()
-        .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "WorkQueue")
-        .unwrap();
+    let model_queue = stack.stack().model().queue("WorkQueue").unwrap();
     assert_eq!(model_queue.properties["VisibilityTimeout"], 60);
 
     // Three failed receives, 3 s apart: in the dead-letter queue within seconds (real time: over

@@ -158,16 +158,8 @@ async fn provisioning_creates_every_resource_and_can_run_twice() {
     assert_eq!(tables.table_names().len(), 2, "{:?}", tables.table_names());
 
     // Queues, with the dead-letter queue's real ARN in the redrive policy.
-    let emails = second
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "Emails")
-        .expect("queue");
-    let dlq = second
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "EmailsDlq")
-        .expect("dlq");
+    let emails = second.queue("Emails").expect("queue");
+    let dlq = second.queue("EmailsDlq").expect("dlq");
     let attributes = clients
         .sqs
         .get_queue_attributes()
@@ -183,11 +175,7 @@ async fn provisioning_creates_every_resource_and_can_run_twice() {
         serde_json::from_str(&attributes[&QueueAttributeName::RedrivePolicy]).expect("json");
     assert_eq!(redrive["deadLetterTargetArn"], dlq.arn.as_str());
     assert_eq!(redrive["maxReceiveCount"].as_u64(), Some(3));
-    let ledger = second
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "Ledger")
-        .expect("fifo");
+    let ledger = second.queue("Ledger").expect("fifo");
     assert!(ledger.url.ends_with("prov-Ledger.fifo"), "{}", ledger.url);
     let queues = clients.sqs.list_queues().send().await.expect("queues");
     assert_eq!(queues.queue_urls().len(), 3, "{:?}", queues.queue_urls());

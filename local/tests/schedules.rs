@@ -88,15 +88,7 @@ async fn schedules_run_their_functions_on_a_scaled_clock_and_retry_failures() {
     })
     .await
     .unwrap();
-    let seen = stack
-        .stack()
-        .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "Seen")
-        .unwrap()
-        .url
-        .clone();
+    let seen = stack.stack().model().queue("Seen").unwrap().url.clone();
 
     let mut bodies = Vec::new();
     receive_until(

@@ -39,24 +39,16 @@ async fn fixture() -> Fixture {
 
 impl Fixture {
     fn machine(&self, logical_id: &str) -> String {
-        self.stack
-            .stack()
-            .model()
-            .state_machines
-            .iter()
-            .find(|m| m.logical_id == logical_id)
+        let machine = self.stack.stack().model().state_machine(logical_id);
+        machine
             .unwrap_or_else(|| panic!("no state machine {logical_id}"))
             .arn
             .clone()
     }
 
     fn queue_url(&self, logical_id: &str) -> String {
-        self.stack
-            .stack()
-            .model()
-            .queues
-            .iter()
-            .find(|q| q.logical_id == logical_id)
+        let queue = self.stack.stack().model().queue(logical_id);
+        queue
             .unwrap_or_else(|| panic!("no queue {logical_id}"))
             .url
             .clone()

@@ -23,12 +23,8 @@ use serde_json::{Value, json};
 const FIXTURES: &str = "local/tests/fixtures/sns.yaml";
 
 fn queue_url(stack: &TestStack, logical_id: &str) -> String {
-    stack
-        .stack()
-        .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == logical_id)
+    let queue = stack.stack().model().queue(logical_id);
+    queue
         .unwrap_or_else(|| panic!("no queue {logical_id}"))
         .url
         .clone()
@@ -233,15 +229,7 @@ async fn lambda_subscriptions_get_snss_event_filtered_retried_and_sent_to_their_
     // A function SNS cannot reach: three more tries at once, then the subscription's
     // dead-letter queue gets the SNS message itself.
     let redrive_url = queue_url(&stack, "Dead");
-    let redrive_arn = stack
-        .stack()
-        .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "Dead")
-        .unwrap()
-        .arn
-        .clone();
+    let redrive_arn = stack.stack().model().queue("Dead").unwrap().arn.clone();
     let unreachable = std::sync::Arc::new(SnsSource {
         function: "no-such-function".into(),
         function_arn: "arn:aws:lambda:us-east-1:123456789012:function:no-such-function".into(),

@@ -441,20 +441,8 @@ async fn receive_all(
 async fn failed_queue_messages_are_redelivered_then_moved_to_the_dead_letter_queue() {
     let stack = fixture_stack().await;
     let model = stack.stack().model();
-    let work = model
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "WorkQueue")
-        .unwrap()
-        .url
-        .clone();
-    let dead = model
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "WorkDeadLetters")
-        .unwrap()
-        .url
-        .clone();
+    let work = model.queue("WorkQueue").unwrap().url.clone();
+    let dead = model.queue("WorkDeadLetters").unwrap().url.clone();
     let topic = model
         .topics
         .iter()

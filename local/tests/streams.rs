@@ -15,24 +15,14 @@ use serde_json::Value;
 const FIXTURES: &str = "local/tests/fixtures/streams.yaml";
 
 fn queue_url(stack: &TestStack, logical_id: &str) -> String {
-    stack
-        .stack()
-        .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == logical_id)
-        .unwrap()
-        .url
-        .clone()
+    stack.stack().model().queue(logical_id).unwrap().url.clone()
 }
 
 fn table(stack: &TestStack, logical_id: &str) -> String {
     stack
         .stack()
         .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == logical_id)
+        .table(logical_id)
         .unwrap()
         .name
         .clone()

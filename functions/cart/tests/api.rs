@@ -86,15 +86,7 @@ async fn product(shop: &Shop, name: &str, price: i64) -> String {
 
 /// Waits until the cart's copy of `product` satisfies `check`.
 async fn wait_for_copy(shop: &Shop, product: &str, check: impl Fn(Option<&Value>) -> bool) {
-    let table = shop
-        .stack
-        .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "CartTable")
-        .unwrap()
-        .name
-        .clone();
+    let table = shop.stack.model().table("CartTable").unwrap().name.clone();
     let dynamodb = aws_sdk_dynamodb::Client::new(shop.stack.sdk_config());
     eventually(
         Duration::from_secs(30),
@@ -471,14 +463,7 @@ async fn a_product_event_delivered_twice_is_applied_once() {
     let event_id: uuid::Uuid = event["id"].as_str().unwrap().parse().unwrap();
     let data: shared::events::catalog::ProductChanged =
         serde_json::from_value(event["data"].clone()).unwrap();
-    let table = stack
-        .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "CartTable")
-        .unwrap()
-        .name
-        .clone();
+    let table = stack.model().table("CartTable").unwrap().name.clone();
     let store = cart::store::Store::new(aws_sdk_dynamodb::Client::new(stack.sdk_config()), table);
     assert_eq!(
         store.learn_product(event_id, &data).await.unwrap(),
@@ -502,9 +487,7 @@ async fn a_product_event_delivered_twice_is_applied_once() {
     .await;
     let queue = stack
         .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "CartProductEventsQueue")
+        .queue("CartProductEventsQueue")
         .unwrap()
         .url
         .clone();

@@ -114,9 +114,7 @@ async fn main() -> anyhow::Result<()> {
     let table = stack
         .stack()
         .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "CartTable")
+        .table("CartTable")
         .map(|t| t.name.clone())
         .unwrap_or_default();
     let dynamodb = aws_sdk_dynamodb::Client::new(stack.stack().sdk_config());

@@ -1512,14 +1512,7 @@ async fn concurrent_profile_changes_both_land_at_consecutive_revisions_with_an_e
 async fn a_user_stored_before_revisions_changes_to_revision_one() {
     let stack = events_stack().await;
     let (id, token) = registered(stack, "Ada", &correlation("register")).await;
-    let table = stack
-        .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "IdentityTable")
-        .unwrap()
-        .name
-        .clone();
+    let table = stack.model().table("IdentityTable").unwrap().name.clone();
     let dynamodb = aws_sdk_dynamodb::Client::new(stack.sdk_config());
     dynamodb
         .update_item()
@@ -1801,27 +1794,13 @@ async fn nothing_published(stack: &testing::SharedStack, correlation_id: &str, e
 
 /// The identity table of the shared stack.
 fn shared_store(stack: &testing::SharedStack) -> identity::store::Store {
-    let table = stack
-        .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "IdentityTable")
-        .unwrap()
-        .name
-        .clone();
+    let table = stack.model().table("IdentityTable").unwrap().name.clone();
     identity::store::Store::new(aws_sdk_dynamodb::Client::new(stack.sdk_config()), table)
 }
 
 /// Whether the outbox item of the event with `id` is still in the identity table.
 async fn outbox_item_exists(stack: &testing::SharedStack, id: &str) -> bool {
-    let table = stack
-        .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "IdentityTable")
-        .unwrap()
-        .name
-        .clone();
+    let table = stack.model().table("IdentityTable").unwrap().name.clone();
     aws_sdk_dynamodb::Client::new(stack.sdk_config())
         .get_item()
         .table_name(table)

@@ -441,14 +441,7 @@ async fn a_product_event_delivered_twice_is_applied_once() {
     let event_id: uuid::Uuid = event["id"].as_str().unwrap().parse().unwrap();
     let data: shared::events::catalog::ProductChanged =
         serde_json::from_value(event["data"].clone()).unwrap();
-    let table = stack
-        .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "InventoryTable")
-        .unwrap()
-        .name
-        .clone();
+    let table = stack.model().table("InventoryTable").unwrap().name.clone();
     let store =
         inventory::store::Store::new(aws_sdk_dynamodb::Client::new(stack.sdk_config()), table);
     // The consumer already applied it through its queue: a second delivery changes nothing.
@@ -478,9 +471,7 @@ async fn a_product_event_delivered_twice_is_applied_once() {
     .await;
     let queue = stack
         .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "InventoryProductEventsQueue")
+        .queue("InventoryProductEventsQueue")
         .unwrap()
         .url
         .clone();
@@ -697,9 +688,7 @@ async fn published(stack: &SharedStack, event_type: &str, order: &str) -> Value 
 async fn redeliver(stack: &SharedStack, event: &Value) {
     let queue = stack
         .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "InventoryOrderEventsQueue")
+        .queue("InventoryOrderEventsQueue")
         .unwrap()
         .url
         .clone();
@@ -714,14 +703,7 @@ async fn redeliver(stack: &SharedStack, event: &Value) {
 
 /// The inventory as its functions see it, over the stack's emulator.
 fn inventory(stack: &SharedStack) -> inventory::Inventory {
-    let table = stack
-        .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "InventoryTable")
-        .unwrap()
-        .name
-        .clone();
+    let table = stack.model().table("InventoryTable").unwrap().name.clone();
     inventory::Inventory {
         store: inventory::store::Store::new(
             aws_sdk_dynamodb::Client::new(stack.sdk_config()),

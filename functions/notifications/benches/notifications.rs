@@ -191,9 +191,7 @@ fn store(stack: &TestStack) -> anyhow::Result<Store> {
     let table = stack
         .stack()
         .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "NotificationsTable")
+        .table("NotificationsTable")
         .context("no NotificationsTable")?
         .name
         .clone();
@@ -207,9 +205,7 @@ fn queue_url(stack: &TestStack, logical_id: &str) -> anyhow::Result<String> {
     Ok(stack
         .stack()
         .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == logical_id)
+        .queue(logical_id)
         .with_context(|| format!("no {logical_id}"))?
         .url
         .clone())

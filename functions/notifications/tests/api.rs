@@ -47,9 +47,7 @@ const WAIT: Duration = Duration::from_secs(90);
 fn store(stack: &SharedStack) -> Store {
     let table = stack
         .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "NotificationsTable")
+        .table("NotificationsTable")
         .unwrap()
         .name
         .clone();
@@ -57,14 +55,7 @@ fn store(stack: &SharedStack) -> Store {
 }
 
 fn queue_url(stack: &SharedStack, logical_id: &str) -> String {
-    stack
-        .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == logical_id)
-        .unwrap()
-        .url
-        .clone()
+    stack.model().queue(logical_id).unwrap().url.clone()
 }
 
 /// Changes `account`'s profile and waits until the notification service's projection has the

@@ -33,9 +33,7 @@ async fn a_crash_mid_batch_brings_the_batch_back_and_each_event_sends_one_email(
     let user: Uuid = buyer.id.parse().unwrap();
     let table = stack
         .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "NotificationsTable")
+        .table("NotificationsTable")
         .unwrap()
         .name
         .clone();
@@ -56,9 +54,7 @@ async fn a_crash_mid_batch_brings_the_batch_back_and_each_event_sends_one_email(
         .collect();
     let queue = stack
         .model()
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "NotificationEventsQueue")
+        .queue("NotificationEventsQueue")
         .unwrap()
         .url
         .clone();

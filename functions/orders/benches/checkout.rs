@@ -345,9 +345,7 @@ async fn open_shop(
     let machine_arn = stack
         .stack()
         .model()
-        .state_machines
-        .iter()
-        .find(|m| m.logical_id == "CheckoutStateMachine")
+        .state_machine("CheckoutStateMachine")
         .map(|m| m.arn.clone())
         .context("the template has no CheckoutStateMachine")?;
     let sfn = aws_sdk_sfn::Client::from_conf(
@@ -625,13 +623,7 @@ async fn item_sizes(
     let dynamodb = aws_sdk_dynamodb::Client::new(stack.stack().sdk_config());
     let mut sizes: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for logical in tables {
-        let Some(table) = stack
-            .stack()
-            .model()
-            .tables
-            .iter()
-            .find(|t| t.logical_id == *logical)
-        else {
+        let Some(table) = stack.stack().model().table(logical) else {
             continue;
         };
         let mut start = None;

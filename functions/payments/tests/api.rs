@@ -49,12 +49,7 @@ async fn shop() -> &'static Shop {
             .find(|s| s.logical_id == "PaymentProviderKeys")
             .unwrap()
             .name;
-        let table = &model
-            .tables
-            .iter()
-            .find(|t| t.logical_id == "PaymentsTable")
-            .unwrap()
-            .name;
+        let table = &model.table("PaymentsTable").unwrap().name;
         let config = stack.sdk_config();
         let keys = ProviderKeys::load(&aws_sdk_secretsmanager::Client::new(config), secret)
             .await

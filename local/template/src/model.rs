@@ -40,6 +40,23 @@ impl Model {
         self.functions.iter().find(|f| f.logical_id == logical_id)
     }
 
+    /// The queue with this logical id.
+    pub fn queue(&self, logical_id: &str) -> Option<&Queue> {
+        self.queues.iter().find(|q| q.logical_id == logical_id)
+    }
+
+    /// The table with this logical id.
+    pub fn table(&self, logical_id: &str) -> Option<&Table> {
+        self.tables.iter().find(|t| t.logical_id == logical_id)
+    }
+
+    /// The state machine with this logical id.
+    pub fn state_machine(&self, logical_id: &str) -> Option<&StateMachine> {
+        self.state_machines
+            .iter()
+            .find(|s| s.logical_id == logical_id)
+    }
+
     /// The queue with this ARN.
     pub fn queue_by_arn(&self, arn: &str) -> Option<&Queue> {
         self.queues.iter().find(|q| q.arn == arn)

@@ -233,7 +233,7 @@ fn parameters_take_defaults_and_overrides() {
         .expect("resolves");
     assert_eq!(model.parameters["Env"], "prod");
     assert_eq!(model.parameters["Size"], "30");
-    assert!(model.queues.iter().any(|q| q.logical_id == "ProdOnly"));
+    assert!(model.queue("ProdOnly").is_some());
 }
 
 #[test]
@@ -393,7 +393,7 @@ fn conditions_evaluate_and_choose_if_branches() {
 #[test]
 fn resources_with_false_conditions_are_skipped_and_cannot_be_referenced() {
     let model = load(RESOURCES);
-    assert!(!model.queues.iter().any(|q| q.logical_id == "ProdOnly"));
+    assert!(model.queue("ProdOnly").is_none());
     let err = eval_err(RESOURCES, "!Ref ProdOnly");
     assert!(
         err.contains("`ProdOnly`") && err.contains("IsProd"),
@@ -544,18 +544,10 @@ fn physical_ids_override_refs_and_attributes() {
 #[test]
 fn queue_and_topic_models_carry_names_urls_and_arns() {
     let model = load(RESOURCES);
-    let jobs = model
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "Jobs")
-        .expect("queue");
+    let jobs = model.queue("Jobs").expect("queue");
     assert_eq!(jobs.url, "http://127.0.0.1:4566/111122223333/shop-Jobs");
     assert_eq!(jobs.arn, "arn:aws:sqs:eu-west-1:111122223333:shop-Jobs");
-    let ordered = model
-        .queues
-        .iter()
-        .find(|q| q.logical_id == "Ordered")
-        .expect("fifo");
+    let ordered = model.queue("Ordered").expect("fifo");
     assert_eq!(ordered.name, "shop-Ordered.fifo");
     assert_eq!(
         model.topics[0].arn,
@@ -568,11 +560,7 @@ fn queue_and_topic_models_carry_names_urls_and_arns() {
 #[test]
 fn simple_tables_get_the_dynamodb_table_shape() {
     let model = load(RESOURCES);
-    let sessions = model
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "Sessions")
-        .expect("table");
+    let sessions = model.table("Sessions").expect("table");
     assert_eq!(sessions.name, "shop-Sessions");
     assert_eq!(
         sessions.properties,
@@ -583,11 +571,7 @@ fn simple_tables_get_the_dynamodb_table_shape() {
             "BillingMode": "PAY_PER_REQUEST",
         })
     );
-    let orders = model
-        .tables
-        .iter()
-        .find(|t| t.logical_id == "Orders")
-        .expect("table");
+    let orders = model.table("Orders").expect("table");
     assert_eq!(orders.properties["TableName"], "shop-orders-dev");
 }
 

@@ -254,9 +254,7 @@ pub async fn settled(shop: &Shop, token: &str, id: &str) -> Value {
 pub fn machine_arn(shop: &Shop) -> String {
     shop.stack
         .model()
-        .state_machines
-        .iter()
-        .find(|m| m.logical_id == "CheckoutStateMachine")
+        .state_machine("CheckoutStateMachine")
         .unwrap()
         .arn
         .clone()
@@ -297,14 +295,7 @@ pub async fn stock_becomes(shop: &Shop, product: &str, expected: (i64, i64, i64)
 }
 
 fn table(shop: &Shop, logical_id: &str) -> String {
-    shop.stack
-        .model()
-        .tables
-        .iter()
-        .find(|t| t.logical_id == logical_id)
-        .unwrap()
-        .name
-        .clone()
+    shop.stack.model().table(logical_id).unwrap().name.clone()
 }
 
 /// The status of `order`'s reservation in the inventory table, if it has one.
