@@ -570,7 +570,8 @@ async fn cold_start(
         Some(dir) => names
             .iter()
             .map(|name| {
-                let path = dir.join(name);
+                // Absolute: the function runs in a directory of its own.
+                let path = std::path::absolute(dir.join(name))?;
                 anyhow::ensure!(path.is_file(), "no executable {}", path.display());
                 Ok((name.clone(), path))
             })
