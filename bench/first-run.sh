@@ -6,7 +6,7 @@
 #   3. `.ci/run` (fmt, clippy, the README's test command) on another fresh clone: seconds.
 # The package registry cache (~/.cargo) is shared with the machine, so downloads are not counted;
 # the pinned Python and Node tools are installed into each clone, so they are.
-# Usage: bench/first-run.sh [up|ci|all]   (default all)
+# Usage: bench/first-run.sh [up|ci|all]   (default all; LOCAL_EMULATOR=moto runs the stack on moto)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 what="${1:-all}"

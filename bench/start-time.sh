@@ -8,7 +8,7 @@ runs="${1:-5}"
 cargo build --quiet -p local -p platform >&2
 target_dir="$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
 local_bin="$target_dir/debug/local"
-local/python/install.sh emulator
+local/python/install.sh "${LOCAL_EMULATOR:-ministack}"
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 results=()

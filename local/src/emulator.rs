@@ -1,11 +1,13 @@
-//! The AWS API emulator: moto in server mode, pinned, installed into a project-local
-//! environment on first use, and started on a free loopback port.
+//! The AWS API emulator, pinned, installed into a project-local environment on first use, and
+//! started on a free loopback port: MiniStack by default, moto with `LOCAL_EMULATOR=moto`
+//! (see [`Kind`]).
 //!
-//! It serves DynamoDB, SNS, SQS, Secrets Manager and SES. `local/emulator/server.py`
-//! serializes DynamoDB requests so that conditional writes and transactions are atomic
-//! as they are on AWS, and keeps the emails and SMS sent through it (see [`crate::mailbox`]).
-//! The emulator exits when its standard input closes, so it never outlives the process that
-//! started it.
+//! It serves DynamoDB, SNS, SQS, Secrets Manager and SES. DynamoDB applies each request
+//! atomically as on AWS (MiniStack serves it one request at a time; `moto_server.py` puts a lock
+//! around moto's), and both keep the emails and SMS sent through them and count the calls they
+//! serve the same way (`local/emulator/recording.py`, read by [`crate::mailbox`] and
+//! [`call_counts`]). The emulator exits when its standard input closes, so it never outlives
+//! the process that started it.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -22,7 +24,7 @@ use crate::paths;
 
 /// The region every local resource lives in.
 pub const REGION: &str = "us-east-1";
-/// The account id moto uses.
+/// The account every local resource belongs to.
 pub const ACCOUNT_ID: &str = "123456789012";
 /// Credentials the functions and the stack sign with (the emulator accepts any).
 pub const ACCESS_KEY_ID: &str = "local";
@@ -52,6 +54,61 @@ pub async fn install_tools(root: &Path, name: &str) -> anyhow::Result<PathBuf> {
     Ok(paths::tools_dir(root).join(name))
 }
 
+/// Which emulator serves the AWS APIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// MiniStack (`local/emulator/ministack_server.py`): the default.
+    MiniStack,
+    /// moto in server mode (`local/emulator/moto_server.py`).
+    Moto,
+}
+
+impl Kind {
+    /// The environment variable that chooses the emulator: `ministack` (the default) or `moto`.
+    pub const SETTING: &str = "LOCAL_EMULATOR";
+
+    /// The emulator [`Self::SETTING`] names.
+    ///
+    /// # Errors
+    /// When it names neither.
+    pub fn from_env() -> anyhow::Result<Self> {
+        match std::env::var(Self::SETTING) {
+            Err(std::env::VarError::NotPresent) => Ok(Self::MiniStack),
+            Ok(value) => value.parse(),
+            Err(err) => bail!("{}: {err}", Self::SETTING),
+        }
+    }
+
+    /// The name of its pinned Python environment (`local/python/<name>.txt`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MiniStack => "ministack",
+            Self::Moto => "moto",
+        }
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = anyhow::Error;
+
+    fn from_str(value: &str) -> anyhow::Result<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "" | "ministack" => Ok(Self::MiniStack),
+            "moto" => Ok(Self::Moto),
+            other => bail!(
+                "{}={other:?}: the emulator is `ministack` (the default) or `moto`",
+                Self::SETTING
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A running emulator process.
 ///
 /// A task owns the process: it stops it when asked (or when the `Emulator` is dropped) and
@@ -62,15 +119,23 @@ pub struct Emulator {
     exit: watch::Receiver<Option<String>>,
     supervisor: Option<tokio::task::JoinHandle<()>>,
     endpoint: String,
+    kind: Kind,
+    pid: Option<u32>,
 }
 
 impl Emulator {
-    /// Installs (first run only) and starts the emulator on `127.0.0.1:port` (0 picks a free
-    /// port), returning once it accepts requests.
+    /// Installs (first run only) and starts the emulator [`Kind::SETTING`] chooses on
+    /// `127.0.0.1:port` (0 picks a free port), returning once it accepts requests.
     pub async fn start(root: &Path, port: u16) -> anyhow::Result<Self> {
-        let venv = install_tools(root, "emulator").await?;
+        Self::start_kind(root, Kind::from_env()?, port).await
+    }
+
+    /// Installs (first run only) and starts the emulator `kind` on `127.0.0.1:port` (0 picks a
+    /// free port), returning once it accepts requests.
+    pub async fn start_kind(root: &Path, kind: Kind, port: u16) -> anyhow::Result<Self> {
+        let venv = install_tools(root, kind.name()).await?;
         let python = venv.join("bin/python");
-        let script = root.join("local/emulator/server.py");
+        let script = root.join(format!("local/emulator/{}_server.py", kind.name()));
         let started = Instant::now();
         let mut child = Command::new(&python)
             .arg(&script)
@@ -95,12 +160,12 @@ impl Emulator {
         let mut lines = BufReader::new(stdout).lines();
         let first = tokio::time::timeout(START_TIMEOUT, lines.next_line())
             .await
-            .context("the emulator did not start within 60 s")?
+            .with_context(|| format!("the emulator ({kind}) did not start within 60 s"))?
             .context("read the emulator's port")?;
         let Some(first) = first else {
             let status = child.wait().await.context("wait for the emulator")?;
             bail!(
-                "the emulator exited before it was ready ({status}); run with RUST_LOG=local::emulator=debug to see why"
+                "the emulator ({kind}) exited before it was ready ({status}); run with RUST_LOG=local::emulator=debug to see why"
             );
         };
         let port = serde_json::from_str::<serde_json::Value>(&first)
@@ -109,17 +174,20 @@ impl Emulator {
             .and_then(|p| u16::try_from(p).ok())
             .with_context(|| format!("unexpected first line from the emulator: {first}"))?;
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        tracing::debug!(target: "local::emulator", port, elapsed_ms = started.elapsed().as_millis() as u64, "emulator ready");
+        tracing::debug!(target: "local::emulator", %kind, port, elapsed_ms = started.elapsed().as_millis() as u64, "emulator ready");
 
         let (stop, stopped) = oneshot::channel();
         let (exited, exit) = watch::channel(None);
         let stdin = child.stdin.take();
+        let pid = child.id();
         let supervisor = tokio::spawn(supervise(child, stdin, stopped, exited));
         Ok(Self {
             stop: Some(stop),
             exit,
             supervisor: Some(supervisor),
             endpoint: format!("http://127.0.0.1:{port}"),
+            kind,
+            pid,
         })
     }
 
@@ -137,6 +205,16 @@ impl Emulator {
     /// `http://127.0.0.1:<port>`: the value of `AWS_ENDPOINT_URL` for everything that talks to it.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The emulator's process id (for benchmarks reading its memory).
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// Which emulator this is.
+    pub fn kind(&self) -> Kind {
+        self.kind
     }
 
     /// SDK configuration pointing at this emulator with the local region and credentials.

@@ -1,5 +1,5 @@
 //! The emails and SMS the functions sent, as the emulator kept them (`GET /_local/emails`,
-//! `GET /_local/sms` of `local/emulator/server.py`): for tests to assert on, for
+//! `GET /_local/sms` of `local/emulator/recording.py`): for tests to assert on, for
 //! `local notifications` and for the console's `/notifications` page.
 //!
 //! ```no_run

@@ -628,9 +628,12 @@ fn print_summary(stack: &Stack, console: &local::console::Console) {
         }
     }
     eprintln!(
-        "  {:<14} {}  (AWS_ENDPOINT_URL of every function)",
+        "  {:<14} {}  ({}; AWS_ENDPOINT_URL of every function)",
         "Emulator",
-        stack.emulator_endpoint()
+        stack.emulator_endpoint(),
+        stack
+            .emulator_kind()
+            .map_or_else(String::new, |kind| kind.to_string())
     );
     eprintln!(
         "  {:<14} {}  (AWS_ENDPOINT_URL_SFN of every function; `local executions --endpoint {}`)",

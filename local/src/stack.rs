@@ -437,6 +437,11 @@ impl Stack {
         self.emulator.as_ref().map_or("", |e| e.endpoint())
     }
 
+    /// Which emulator serves the AWS APIs (none once the stack stopped).
+    pub fn emulator_kind(&self) -> Option<emulator::Kind> {
+        self.emulator.as_ref().map(Emulator::kind)
+    }
+
     /// The Step Functions endpoint (`AWS_ENDPOINT_URL_SFN` of the functions).
     pub fn sfn_endpoint(&self) -> String {
         format!("http://{}", self.sfn_address)

@@ -182,7 +182,7 @@ fn up_stops_and_says_why_when_the_emulator_dies_under_it() {
         .copied()
         .find(|pid| {
             std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("server.py"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains("_server.py"))
         })
         .unwrap_or_else(|| panic!("no emulator among the children {started:?}"));
     assert!(

@@ -1,5 +1,6 @@
-//! The emulator keeps DynamoDB's atomicity under concurrency: conditional writes never
-//! oversell and failed transactions never undo other clients' writes.
+//! Both emulators keep DynamoDB's atomicity under concurrency (conditional writes never
+//! oversell, failed transactions never undo other clients' writes) and listen on one loopback
+//! port and nothing else.
 
 // Helpers outside the test functions fail the test on a setup error too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -11,7 +12,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put,
     ScalarAttributeType, TransactWriteItem,
 };
-use local::emulator::Emulator;
+use local::emulator::{Emulator, Kind};
 
 async fn table(client: &Client, name: &str) {
     client
@@ -45,9 +46,8 @@ fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_conditional_decrements_never_oversell() {
-    let emulator = Emulator::start(&local::paths::repo_root(), 0)
+async fn concurrent_conditional_decrements_never_oversell(kind: Kind) {
+    let emulator = Emulator::start_kind(&local::paths::repo_root(), kind, 0)
         .await
         .unwrap();
     let client = Client::new(&emulator.sdk_config().await);
@@ -111,9 +111,8 @@ async fn concurrent_conditional_decrements_never_oversell() {
     emulator.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn failing_transactions_lose_no_acknowledged_puts() {
-    let emulator = Emulator::start(&local::paths::repo_root(), 0)
+async fn failing_transactions_lose_no_acknowledged_puts(kind: Kind) {
+    let emulator = Emulator::start_kind(&local::paths::repo_root(), kind, 0)
         .await
         .unwrap();
     let client = Client::new(&emulator.sdk_config().await);
@@ -219,10 +218,9 @@ async fn failing_transactions_lose_no_acknowledged_puts() {
     emulator.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_cancelled_transaction_changes_no_item_and_no_stream_record() {
+async fn a_cancelled_transaction_changes_no_item_and_no_stream_record(kind: Kind) {
     use aws_sdk_dynamodb::types::{ConditionCheck, StreamSpecification, StreamViewType, Update};
-    let emulator = Emulator::start(&local::paths::repo_root(), 0)
+    let emulator = Emulator::start_kind(&local::paths::repo_root(), kind, 0)
         .await
         .unwrap();
     let config = emulator.sdk_config().await;
@@ -364,3 +362,81 @@ async fn a_cancelled_transaction_changes_no_item_and_no_stream_record() {
     assert_eq!(keys, ["Insert a"], "only the first put reached the stream");
     emulator.stop().await;
 }
+
+/// The TCP ports process `pid` listens on, with their local addresses (IPv4 and IPv6).
+fn listening(pid: u32) -> Vec<String> {
+    let inodes: HashSet<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let mut found = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/net/{table}")).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local_address, state (0A: LISTEN) and inode.
+            if fields.len() > 9 && fields[3] == "0A" && inodes.contains(fields[9]) {
+                found.push(format!("{table} {}", fields[1]));
+            }
+        }
+    }
+    found
+}
+
+async fn listens_on_one_loopback_port_only(kind: Kind) {
+    let emulator = Emulator::start_kind(&local::paths::repo_root(), kind, 0)
+        .await
+        .unwrap();
+    // Everything it serves is up once it answers.
+    let config = emulator.sdk_config().await;
+    Client::new(&config).list_tables().send().await.unwrap();
+    let port: u16 = emulator
+        .endpoint()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // /proc/net/tcp writes 127.0.0.1:port as 0100007F:<port in hex>.
+    assert_eq!(
+        listening(emulator.pid().unwrap()),
+        vec![format!("tcp 0100007F:{port:04X}")],
+        "{kind}"
+    );
+    emulator.stop().await;
+}
+
+/// Each check runs on both emulators: `<check>::ministack` and `<check>::moto`.
+macro_rules! on_both_emulators {
+    ($($check:ident),* $(,)?) => {$(
+        mod $check {
+            use local::emulator::Kind;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn ministack() {
+                super::$check(Kind::MiniStack).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn moto() {
+                super::$check(Kind::Moto).await;
+            }
+        }
+    )*};
+}
+
+on_both_emulators!(
+    concurrent_conditional_decrements_never_oversell,
+    failing_transactions_lose_no_acknowledged_puts,
+    a_cancelled_transaction_changes_no_item_and_no_stream_record,
+    listens_on_one_loopback_port_only,
+);

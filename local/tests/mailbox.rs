@@ -11,7 +11,7 @@ use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, RawMessage};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Empty};
-use local::emulator::Emulator;
+use local::emulator::{Emulator, Kind};
 use local::mailbox;
 
 const SENDER: &str = "orders@storefront.example";
@@ -61,9 +61,8 @@ async fn http_get(url: &str) -> (u16, String) {
     (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sent_emails_and_sms_are_kept_with_everything_they_said() {
-    let emulator = Emulator::start(&local::paths::repo_root(), 0)
+async fn sent_emails_and_sms_are_kept_with_everything_they_said(kind: Kind) {
+    let emulator = Emulator::start_kind(&local::paths::repo_root(), kind, 0)
         .await
         .unwrap();
     let endpoint = emulator.endpoint().to_owned();
@@ -247,3 +246,24 @@ async fn sent_emails_and_sms_are_kept_with_everything_they_said() {
     console.shutdown().await;
     emulator.stop().await;
 }
+
+/// Each check runs on both emulators: `<check>::ministack` and `<check>::moto`.
+macro_rules! on_both_emulators {
+    ($($check:ident),* $(,)?) => {$(
+        mod $check {
+            use local::emulator::Kind;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn ministack() {
+                super::$check(Kind::MiniStack).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn moto() {
+                super::$check(Kind::Moto).await;
+            }
+        }
+    )*};
+}
+
+on_both_emulators!(sent_emails_and_sms_are_kept_with_everything_they_said);

@@ -20,34 +20,21 @@ them (behaviour unchanged, and only safe because requests are serialized):
   from a map of the index's partitions built once per version of the table (every write
   moves the version on).
 
-It also keeps what would have left AWS, for people and tests to read (`Mailbox`):
-- `GET /_local/emails`: every email SES accepted (v2 `SendEmail`, simple or raw content, and
-  v1 `SendEmail` / `SendRawEmail`), oldest first, with its message id, time, sender,
-  recipients, subject, and text and HTML bodies as sent (moto itself keeps one body only);
-- `GET /_local/sms`: every SMS sent through SNS `Publish` with a `PhoneNumber`, oldest first;
-- `GET /_local/emails/count`: how many emails SES accepted since the start (a cheap poll).
-Each keeps the last `MAILBOX_LIMIT` messages. SES identities are verified as soon as they are
-created (`verify_identities`), as moto already treats them.
+It also answers the `/_local/` reads of `recording.py` (emails, SMS and call counts), and
+reports SES identities verified as soon as they are created (`verify_identities`), as moto
+already treats them.
 
-Usage: server.py [--host 127.0.0.1] [--port 0]
+Usage: moto_server.py [--host 127.0.0.1] [--port 0]
 Prints one JSON line `{"port": N}` on stdout once it accepts connections, and exits
 when its standard input closes, so it never outlives the process that started it.
 """
 
 import argparse
-import base64
-import collections
-import datetime
-import email
-import email.policy
-import email.utils
 import io
 import json
 import os
-import re
 import sys
 import threading
-import urllib.parse
 
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -55,6 +42,8 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from werkzeug.serving import make_server
+
+from recording import Recorder
 
 
 def speed_up_dispatch():
@@ -320,52 +309,6 @@ class SerializeDynamoDB:
                     close()
 
 
-class CountCalls:
-    """WSGI middleware: counts requests by operation (`X-Amz-Target`, else the `Action` of a
-    query-protocol call), and answers `GET /_local/calls` with the counts as JSON, for the
-    benchmarks that report AWS calls per request."""
-
-    def __init__(self, app):
-        self.app = app
-        self.lock = threading.Lock()
-        self.counts = {}
-
-    def __call__(self, environ, start_response):
-        if environ.get("PATH_INFO") == "/_local/calls" and environ.get("REQUEST_METHOD") == "GET":
-            with self.lock:
-                body = json.dumps(self.counts, sort_keys=True).encode()
-            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
-        operation = environ.get("HTTP_X_AMZ_TARGET")
-        if not operation and "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
-            # Query-protocol services (SNS) name the operation in the form body: read it, then
-            # hand the same bytes on.
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = environ["wsgi.input"].read(length) if length else b""
-            environ["wsgi.input"] = io.BytesIO(body)
-            for pair in body.split(b"&"):
-                if pair.startswith(b"Action="):
-                    operation = "SNS." + pair[len(b"Action="):].decode(errors="replace")
-                    break
-        if not operation:
-            operation = environ.get("REQUEST_METHOD", "?") + " " + environ.get("PATH_INFO", "")
-        with self.lock:
-            self.counts[operation] = self.counts.get(operation, 0) + 1
-        return self.app(environ, start_response)
-
-
-MAILBOX_LIMIT = 5000
-
-# Sent SMS (moto's `sms_messages` of each SNS backend) are read and trimmed under this lock.
-SMS_LOCK = threading.RLock()
-SMS_TIMES = {}
-
-
-def now():
-    """The current time in RFC 3339, UTC, to the millisecond."""
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def verify_identities():
     """moto lets an SES identity send as soon as it is created, yet reports it as not verified
     for sending; it now reports what it does."""
@@ -380,180 +323,29 @@ def verify_identities():
     EmailIdentity.__init__ = __init__
 
 
-def keep_sms_times():
-    """Notes when each SMS is sent, and keeps the last `MAILBOX_LIMIT` per SNS backend."""
-    from moto.sns.models import SNSBackend
+class Record:
+    """WSGI middleware: answers the `/_local/` reads and keeps what the requests sent (see
+    `recording.py`)."""
 
-    original_publish = SNSBackend.publish
-
-    def publish(self, message, arn, phone_number=None, *args, **kwargs):
-        if not phone_number:
-            return original_publish(self, message, arn, phone_number, *args, **kwargs)
-        with SMS_LOCK:
-            message_id = original_publish(self, message, arn, phone_number, *args, **kwargs)
-            SMS_TIMES[message_id] = now()
-            while len(self.sms_messages) > MAILBOX_LIMIT:
-                oldest = next(iter(self.sms_messages))
-                del self.sms_messages[oldest]
-                self.sms_message_objects.pop(oldest, None)
-                SMS_TIMES.pop(oldest, None)
-        return message_id
-
-    SNSBackend.publish = publish
-
-
-def sent_sms():
-    """Every SMS the SNS backends hold, oldest first."""
-    from moto.sns.models import sns_backends
-
-    found = []
-    with SMS_LOCK:
-        for account_id, regions in list(sns_backends.items()):
-            for region, backend in list(regions.items()):
-                for message_id, (phone_number, message) in backend.sms_messages.items():
-                    found.append(
-                        {
-                            "messageId": message_id,
-                            "sentAt": SMS_TIMES.get(message_id),
-                            "phoneNumber": phone_number,
-                            "message": message,
-                            "accountId": account_id,
-                            "region": region,
-                        }
-                    )
-    found.sort(key=lambda sms: sms["sentAt"] or "")
-    return found
-
-
-def addresses(value):
-    """A list of addresses from a JSON list, or the addresses of a header."""
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [email.utils.formataddr(pair) for pair in email.utils.getaddresses([str(value)]) if pair[1]]
-
-
-def parse_mime(raw):
-    """Subject, headers' addresses, and text and HTML bodies of a raw (MIME) message."""
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    bodies = {}
-    for part in message.walk():
-        if part.is_multipart() or part.get_content_disposition() == "attachment":
-            continue
-        kind = part.get_content_type()
-        if kind in ("text/plain", "text/html") and kind not in bodies:
-            try:
-                bodies[kind] = part.get_content()
-            except (LookupError, ValueError):
-                bodies[kind] = part.get_payload(decode=True).decode("utf-8", errors="replace")
-    return {
-        "from": str(message.get("From", "")),
-        "to": addresses(message.get("To")),
-        "cc": addresses(message.get("Cc")),
-        "bcc": addresses(message.get("Bcc")),
-        "replyTo": addresses(message.get("Reply-To")),
-        "subject": str(message.get("Subject", "")),
-        "text": bodies.get("text/plain"),
-        "html": bodies.get("text/html"),
-    }
-
-
-def sesv2_email(request):
-    """The email of an SES v2 `SendEmail` request body (JSON)."""
-    params = json.loads(request or b"{}")
-    destination = params.get("Destination") or {}
-    content = params.get("Content") or {}
-    sent = {
-        "from": params.get("FromEmailAddress", ""),
-        "to": addresses(destination.get("ToAddresses")),
-        "cc": addresses(destination.get("CcAddresses")),
-        "bcc": addresses(destination.get("BccAddresses")),
-        "replyTo": addresses(params.get("ReplyToAddresses")),
-        "subject": "",
-        "text": None,
-        "html": None,
-    }
-    if "Simple" in content:
-        simple = content["Simple"]
-        body = simple.get("Body") or {}
-        sent["subject"] = (simple.get("Subject") or {}).get("Data", "")
-        sent["text"] = (body.get("Text") or {}).get("Data")
-        sent["html"] = (body.get("Html") or {}).get("Data")
-    elif "Raw" in content:
-        parsed = parse_mime(base64.b64decode(content["Raw"].get("Data", "")))
-        for key in ("to", "cc", "bcc"):
-            sent[key] = sent[key] or parsed[key]
-        parsed.update({key: sent[key] for key in ("to", "cc", "bcc")})
-        parsed["from"] = sent["from"] or parsed["from"]
-        parsed["replyTo"] = sent["replyTo"] or parsed["replyTo"]
-        sent = parsed
-    return sent
-
-
-def ses_email(form):
-    """The email of an SES v1 `SendEmail` or `SendRawEmail` request (query protocol form)."""
-    def members(prefix):
-        found = []
-        n = 1
-        while f"{prefix}.member.{n}" in form:
-            found.append(form[f"{prefix}.member.{n}"])
-            n += 1
-        return found
-
-    if form.get("Action") == "SendRawEmail":
-        sent = parse_mime(base64.b64decode(form.get("RawMessage.Data", "")))
-        sent["to"] = sent["to"] or members("Destinations")
-        sent["from"] = form.get("Source") or sent["from"]
-        return sent
-    return {
-        "from": form.get("Source", ""),
-        "to": members("Destination.ToAddresses"),
-        "cc": members("Destination.CcAddresses"),
-        "bcc": members("Destination.BccAddresses"),
-        "replyTo": members("ReplyToAddresses"),
-        "subject": form.get("Message.Subject.Data", ""),
-        "text": form.get("Message.Body.Text.Data"),
-        "html": form.get("Message.Body.Html.Data"),
-    }
-
-
-class Mailbox:
-    """WSGI middleware: keeps the emails SES accepted and answers `GET /_local/emails` and
-    `GET /_local/sms` (see the module docs)."""
-
-    def __init__(self, app):
+    def __init__(self, app, recorder):
         self.app = app
-        self.lock = threading.Lock()
-        self.emails = collections.deque(maxlen=MAILBOX_LIMIT)
-        self.accepted = 0
+        self.recorder = recorder
 
     def __call__(self, environ, start_response):
-        method = environ.get("REQUEST_METHOD")
+        method = environ.get("REQUEST_METHOD", "?")
         path = environ.get("PATH_INFO", "")
-        if method == "GET" and path == "/_local/emails":
-            with self.lock:
-                return json_response(start_response, list(self.emails))
-        if method == "GET" and path == "/_local/emails/count":
-            with self.lock:
-                return json_response(start_response, {"count": self.accepted})
-        if method == "GET" and path == "/_local/sms":
-            return json_response(start_response, sent_sms())
-        if method != "POST":
+        value = self.recorder.answer(method, path)
+        if value is not None:
+            body = json.dumps(value).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        content_type = environ.get("CONTENT_TYPE", "")
+        body = read_body(environ) if self.recorder.wants_body(method, path, target, content_type) else None
+        keep = self.recorder.observe(method, path, target, content_type, body)
+        if keep is None:
             return self.app(environ, start_response)
-        if path == "/v2/email/outbound-emails":
-            request = read_body(environ)
-            return self.record(environ, start_response, lambda: sesv2_email(request), json_message_id)
-        if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
-            request = read_body(environ)
-            if b"Action=SendEmail" in request or b"Action=SendRawEmail" in request:
-                form = dict(urllib.parse.parse_qsl(request.decode("utf-8", errors="replace")))
-                if form.get("Action") in ("SendEmail", "SendRawEmail"):
-                    return self.record(environ, start_response, lambda: ses_email(form), xml_message_id)
-        return self.app(environ, start_response)
 
-    def record(self, environ, start_response, read_email, read_message_id):
-        """Runs the request; once SES accepted it, keeps the email under its message id."""
         status = []
 
         def start(code, headers, exc_info=None):
@@ -562,23 +354,14 @@ class Mailbox:
 
         response = self.app(environ, start)
         try:
-            body = b"".join(response)
+            answer = b"".join(response)
         finally:
             close = getattr(response, "close", None)
             if close is not None:
                 close()
         if status and status[0].startswith("200"):
-            try:
-                message_id = read_message_id(body)
-                sent = read_email() if message_id else None
-            except Exception as error:  # noqa: BLE001 - sending went through; only the copy failed
-                print(f"mailbox: could not read a sent email: {error!r}", file=sys.stderr, flush=True)
-                sent = None
-            if sent is not None:
-                with self.lock:
-                    self.emails.append({"messageId": message_id, "sentAt": now(), **sent})
-                    self.accepted += 1
-        return [body]
+            keep(answer)
+        return [answer]
 
 
 def read_body(environ):
@@ -593,21 +376,6 @@ def read_body(environ):
         return b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
-
-
-def json_message_id(body):
-    return json.loads(body or b"{}").get("MessageId")
-
-
-def xml_message_id(body):
-    found = re.search(rb"<MessageId>([^<]+)</MessageId>", body)
-    return found.group(1).decode() if found else None
-
-
-def json_response(start_response, value):
-    body = json.dumps(value).encode()
-    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-    return [body]
 
 
 class QuietRequestHandler(MotoRequestHandler):
@@ -635,8 +403,7 @@ def main():
     speed_up_sqs()
     speed_up_dynamodb()
     verify_identities()
-    keep_sms_times()
-    app = Mailbox(CountCalls(SerializeDynamoDB(DomainDispatcherApplication(create_backend_app))))
+    app = Record(SerializeDynamoDB(DomainDispatcherApplication(create_backend_app)), Recorder())
     server = make_server(
         args.host, args.port, app, threaded=True, request_handler=QuietRequestHandler
     )
