@@ -431,13 +431,17 @@ async fn a_product_event_delivered_twice_is_applied_once() {
         .await
         .unwrap();
     let id = product(shop, &seller).await;
-    let event = stack
-        .events()
-        .events()
-        .into_iter()
-        .find(|e| e.event["data"]["productId"] == id.as_str())
-        .unwrap()
-        .event;
+    // The tap reads the topic through a queue of its own: the consumer can apply it first.
+    let event = eventually(Duration::from_secs(30), "the product's event", || async {
+        stack
+            .events()
+            .events()
+            .into_iter()
+            .find(|e| e.event["data"]["productId"] == id.as_str())
+    })
+    .await
+    .unwrap()
+    .event;
     let event_id: uuid::Uuid = event["id"].as_str().unwrap().parse().unwrap();
     let data: shared::events::catalog::ProductChanged =
         serde_json::from_value(event["data"].clone()).unwrap();
