@@ -784,11 +784,21 @@ mod tests {
             run("States.MathAdd(111, -1)", json!({})).unwrap(),
             json!(110)
         );
+        // Both ends can come out (100 draws miss one of three values with odds of 1e-17).
+        let drawn: std::collections::BTreeSet<i64> = (0..100)
+            .map(|_| {
+                run("States.MathRandom(1, 3)", json!({}))
+                    .unwrap()
+                    .as_i64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(drawn, [1, 2, 3].into());
         let r = run("States.MathRandom(1, 999)", json!({}))
             .unwrap()
             .as_i64()
             .unwrap();
-        assert!((1..999).contains(&r));
+        assert!((1..=999).contains(&r), "{r}");
         let seeded_a = run("States.MathRandom(1, 999, 7)", json!({})).unwrap();
         assert_eq!(
             seeded_a,
